@@ -1,0 +1,352 @@
+//! Capture archives held in memory: decompression by magic bytes, and the tree of entries.
+
+use std::collections::BTreeMap;
+use std::io::{self, BufRead};
+
+use crate::error::{ArchiveProblem, OpenError};
+use crate::resolve::{self, Lookup};
+use crate::tar::{self, TarEntry, TarKind};
+use crate::{EntryKind, Limits};
+
+/// How a capture archive is compressed, as recognised by its first bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Compression {
+    /// A plain tar stream.
+    None,
+    /// gzip (`1f 8b`).
+    Gzip,
+    /// bzip2 (`BZh`).
+    Bzip2,
+    /// xz (`fd 37 7a 58 5a 00`).
+    Xz,
+    /// Zstandard (`28 b5 2f fd`).
+    Zstd,
+}
+
+impl Compression {
+    /// Recognises the compression from the first bytes of a file.
+    pub fn from_magic(head: &[u8]) -> Compression {
+        if head.starts_with(&[0x1f, 0x8b]) {
+            Compression::Gzip
+        } else if head.starts_with(b"BZh") {
+            Compression::Bzip2
+        } else if head.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0]) {
+            Compression::Xz
+        } else if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+            Compression::Zstd
+        } else {
+            Compression::None
+        }
+    }
+
+    /// A short name: `tar`, `gzip`, `bzip2`, `xz`, `zstd`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Compression::None => "tar",
+            Compression::Gzip => "gzip",
+            Compression::Bzip2 => "bzip2",
+            Compression::Xz => "xz",
+            Compression::Zstd => "zstd",
+        }
+    }
+}
+
+/// An archive entry that was not taken into the tree, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SkippedEntry {
+    /// The entry's path as the archive names it.
+    pub path: String,
+    /// Why it is absent from the root.
+    pub reason: String,
+}
+
+/// One node of the in-memory tree.
+#[derive(Debug)]
+enum Node {
+    Dir(BTreeMap<Box<str>, u32>),
+    File(Box<[u8]>),
+    Symlink(Box<str>),
+}
+
+/// The entries of a capture archive, as a tree.
+#[derive(Debug)]
+pub(crate) struct ArchiveTree {
+    nodes: Vec<Node>,
+    skipped: Vec<SkippedEntry>,
+    compression: Compression,
+}
+
+const ROOT: u32 = 0;
+
+/// Memory the xz decoder may use (KiB): enough for `xz -8` (32 MiB dictionary), refusing the
+/// 64 MiB dictionary of `xz -9` and the 1.5 GiB a hostile header may declare.
+const XZ_MEMORY_LIMIT_KIB: u32 = 40 * 1024;
+
+impl ArchiveTree {
+    /// Reads a whole archive from `input`, recognising its compression by magic bytes.
+    pub(crate) fn load<R: BufRead>(
+        name: &str,
+        mut input: R,
+        limits: &Limits,
+    ) -> Result<ArchiveTree, OpenError> {
+        let head = input.fill_buf().map_err(|source| OpenError::Io {
+            path: name.into(),
+            source,
+        })?;
+        let compression = Compression::from_magic(head);
+        let mut tree = ArchiveTree {
+            nodes: vec![Node::Dir(BTreeMap::new())],
+            skipped: Vec::new(),
+            compression,
+        };
+        let emit = |entry: TarEntry| tree.add(entry);
+        let format = compression.name();
+        let result = match compression {
+            Compression::None => tar::read_tar(input, format, limits, emit),
+            Compression::Gzip => tar::read_tar(
+                flate2::bufread::MultiGzDecoder::new(input),
+                format,
+                limits,
+                emit,
+            ),
+            Compression::Bzip2 => tar::read_tar(
+                bzip2::bufread::MultiBzDecoder::new(input),
+                format,
+                limits,
+                emit,
+            ),
+            Compression::Xz => tar::read_tar(
+                lzma_rust2::XzReader::new_mem_limit(input, true, XZ_MEMORY_LIMIT_KIB),
+                format,
+                limits,
+                emit,
+            ),
+            Compression::Zstd => match ruzstd::decoding::StreamingDecoder::new(input) {
+                Ok(decoder) => tar::read_tar(decoder, format, limits, emit),
+                Err(e) => Err(tar::TarError {
+                    entry: None,
+                    offset: 0,
+                    problem: ArchiveProblem::Decompress {
+                        format,
+                        message: e.to_string(),
+                    },
+                }),
+            },
+        };
+        result.map_err(|e| OpenError::Archive {
+            archive: name.to_owned(),
+            entry: e.entry,
+            offset: e.offset,
+            problem: e.problem,
+        })?;
+        Ok(tree)
+    }
+
+    pub(crate) fn compression(&self) -> Compression {
+        self.compression
+    }
+
+    pub(crate) fn skipped(&self) -> &[SkippedEntry] {
+        &self.skipped
+    }
+
+    /// Takes one entry into the tree, or records why it was left out.
+    fn add(&mut self, entry: TarEntry) {
+        let node = match entry.kind {
+            TarKind::File => Node::File(entry.data.unwrap_or_default().into_boxed_slice()),
+            TarKind::Dir => Node::Dir(BTreeMap::new()),
+            TarKind::Symlink => Node::Symlink(entry.link.into_boxed_str()),
+            other => {
+                let reason = match other {
+                    TarKind::HardLink => format!("hard link to {:?}: not followed", entry.link),
+                    TarKind::CharDevice | TarKind::BlockDevice => "device node".to_owned(),
+                    TarKind::Fifo => "FIFO".to_owned(),
+                    TarKind::Other(flag) => format!("unsupported entry type {:?}", flag as char),
+                    _ => "unsupported entry".to_owned(),
+                };
+                self.skipped.push(SkippedEntry {
+                    path: entry.path,
+                    reason,
+                });
+                return;
+            }
+        };
+        if let Err(reason) = self.insert(&normalise(&entry.path), node) {
+            self.skipped.push(SkippedEntry {
+                path: entry.path,
+                reason: reason.to_owned(),
+            });
+        }
+    }
+
+    /// Inserts `node` at `components`, creating missing directories on the way. A later entry
+    /// replaces an earlier one (as extraction would), except that a directory entry over an
+    /// existing directory keeps its children.
+    fn insert(&mut self, components: &[&str], node: Node) -> Result<(), &'static str> {
+        let Some((last, parents)) = components.split_last() else {
+            return match node {
+                Node::Dir(_) => Ok(()),
+                _ => Err("names the root directory itself"),
+            };
+        };
+        let mut dir = ROOT;
+        for name in parents {
+            dir = match self.children(dir)?.get(*name).copied() {
+                Some(id) => id,
+                None => self.push_child(dir, name, Node::Dir(BTreeMap::new()))?,
+            };
+        }
+        match self.children(dir)?.get(*last).copied() {
+            Some(id) => {
+                let slot = self
+                    .nodes
+                    .get_mut(id as usize)
+                    .ok_or("internal: bad node")?;
+                if !(matches!(slot, Node::Dir(_)) && matches!(node, Node::Dir(_))) {
+                    *slot = node;
+                }
+            }
+            None => {
+                self.push_child(dir, last, node)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn children(&self, dir: u32) -> Result<&BTreeMap<Box<str>, u32>, &'static str> {
+        match self.nodes.get(dir as usize) {
+            Some(Node::Dir(children)) => Ok(children),
+            _ => Err("a directory on its path is a file or a symlink in the archive"),
+        }
+    }
+
+    fn push_child(&mut self, dir: u32, name: &str, node: Node) -> Result<u32, &'static str> {
+        let id = u32::try_from(self.nodes.len()).map_err(|_| "too many entries")?;
+        match self.nodes.get_mut(dir as usize) {
+            Some(Node::Dir(children)) => {
+                children.insert(name.into(), id);
+            }
+            _ => return Err("a directory on its path is a file or a symlink in the archive"),
+        }
+        self.nodes.push(node);
+        Ok(id)
+    }
+
+    fn node(&self, id: u32) -> io::Result<&Node> {
+        self.nodes
+            .get(id as usize)
+            .ok_or_else(|| io::Error::other("internal: bad node id"))
+    }
+
+    /// The content of the file at `path`, following symlinks.
+    pub(crate) fn read(&self, path: &str) -> io::Result<&[u8]> {
+        let found = resolve::resolve(self, path, true)?;
+        match self.node(found.node)? {
+            Node::File(data) => Ok(data),
+            Node::Dir(_) => Err(rustix::io::Errno::ISDIR.into()),
+            Node::Symlink(_) => Err(rustix::io::Errno::LOOP.into()),
+        }
+    }
+
+    /// The sorted names in the directory at `path`, following symlinks.
+    pub(crate) fn read_dir(&self, path: &str) -> io::Result<Vec<String>> {
+        let found = resolve::resolve(self, path, true)?;
+        match self.node(found.node)? {
+            Node::Dir(children) => Ok(children.keys().map(|k| k.to_string()).collect()),
+            _ => Err(rustix::io::Errno::NOTDIR.into()),
+        }
+    }
+
+    /// The text of the symlink at `path` (the final component is not followed).
+    pub(crate) fn read_link(&self, path: &str) -> io::Result<String> {
+        let found = resolve::resolve(self, path, false)?;
+        match self.node(found.node)? {
+            Node::Symlink(target) => Ok(target.to_string()),
+            _ => Err(rustix::io::Errno::INVAL.into()),
+        }
+    }
+
+    /// The kind of the entry at `path`, without following a final symlink.
+    pub(crate) fn kind(&self, path: &str) -> io::Result<EntryKind> {
+        Ok(resolve::resolve(self, path, false)?.kind)
+    }
+
+    /// The canonical path of `path`, every symlink followed.
+    pub(crate) fn resolve(&self, path: &str) -> io::Result<Vec<String>> {
+        Ok(resolve::resolve(self, path, true)?.components)
+    }
+}
+
+impl Lookup for ArchiveTree {
+    type Node = u32;
+
+    fn root(&self) -> u32 {
+        ROOT
+    }
+
+    fn child(&self, dir: &u32, name: &str) -> io::Result<Option<(u32, EntryKind)>> {
+        let Node::Dir(children) = self.node(*dir)? else {
+            return Err(rustix::io::Errno::NOTDIR.into());
+        };
+        let Some(&id) = children.get(name) else {
+            return Ok(None);
+        };
+        let kind = match self.node(id)? {
+            Node::Dir(_) => EntryKind::Dir,
+            Node::File(_) => EntryKind::File,
+            Node::Symlink(_) => EntryKind::Symlink,
+        };
+        Ok(Some((id, kind)))
+    }
+
+    fn link_text(&self, node: &u32) -> io::Result<String> {
+        match self.node(*node)? {
+            Node::Symlink(target) => Ok(target.to_string()),
+            _ => Err(rustix::io::Errno::INVAL.into()),
+        }
+    }
+}
+
+/// Normalises an archive path inside the root: leading `/` dropped, `.` and empty components
+/// dropped, `..` removes the previous component and never climbs above the root.
+/// `../../etc/passwd` becomes `etc/passwd`; `/etc/shadow` becomes `etc/shadow`.
+pub(crate) fn normalise(path: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    for component in resolve::split(path) {
+        if component == ".." {
+            out.pop();
+        } else {
+            out.push(component);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normalise_clamps_at_root() {
+        assert_eq!(normalise("../../etc/passwd"), ["etc", "passwd"]);
+        assert_eq!(normalise("/etc/shadow"), ["etc", "shadow"]);
+        assert_eq!(normalise("./a/./b/../c/"), ["a", "c"]);
+        assert!(normalise("/..").is_empty());
+    }
+
+    #[test]
+    fn magic_bytes() {
+        assert_eq!(Compression::from_magic(&[0x1f, 0x8b, 8]), Compression::Gzip);
+        assert_eq!(Compression::from_magic(b"BZh91AY"), Compression::Bzip2);
+        assert_eq!(
+            Compression::from_magic(&[0xfd, b'7', b'z', b'X', b'Z', 0, 0]),
+            Compression::Xz
+        );
+        assert_eq!(
+            Compression::from_magic(&[0x28, 0xb5, 0x2f, 0xfd]),
+            Compression::Zstd
+        );
+        assert_eq!(Compression::from_magic(b"sys/"), Compression::None);
+        assert_eq!(Compression::from_magic(b""), Compression::None);
+    }
+}

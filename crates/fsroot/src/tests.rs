@@ -1,0 +1,232 @@
+//! Tests of the host roots (a copied root in a temporary directory, and the live system), run
+//! both with `openat2` and with the path walk used where the kernel lacks it.
+
+use std::fs;
+use std::io::ErrorKind;
+use std::os::unix::fs::symlink;
+use std::path::Path;
+
+use super::*;
+
+/// A copied root with the shapes sysfs has: relative links between directories, an absolute
+/// link (`/proc/device-tree`), a dangling link (a `driver` whose target was not copied).
+fn sample() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let r = dir.path();
+    let dev = r.join("sys/devices/pci0000:00/0000:00:00.0");
+    fs::create_dir_all(&dev).unwrap();
+    fs::write(dev.join("vendor"), "0x1014\n").unwrap();
+    fs::write(dev.join("device"), "0x04c1\n").unwrap();
+    symlink("../../../bus/pci/drivers/pcieport", dev.join("driver")).unwrap();
+    fs::create_dir_all(r.join("sys/bus/pci/devices")).unwrap();
+    symlink(
+        "../../../devices/pci0000:00/0000:00:00.0",
+        r.join("sys/bus/pci/devices/0000:00:00.0"),
+    )
+    .unwrap();
+    fs::create_dir_all(r.join("sys/firmware/devicetree/base/cpus")).unwrap();
+    fs::write(
+        r.join("sys/firmware/devicetree/base/model"),
+        "IBM,8335-GTH\0",
+    )
+    .unwrap();
+    fs::create_dir_all(r.join("proc")).unwrap();
+    symlink("/sys/firmware/devicetree/base", r.join("proc/device-tree")).unwrap();
+    // Links that try to leave the root.
+    symlink("/etc/passwd", r.join("passwd")).unwrap();
+    symlink("../../../../../../../../etc/passwd", r.join("climb")).unwrap();
+    symlink("/", r.join("top")).unwrap();
+    // A loop, and a chain of exactly 40 links.
+    symlink("loop-b", r.join("loop-a")).unwrap();
+    symlink("loop-a", r.join("loop-b")).unwrap();
+    fs::write(r.join("end"), "end").unwrap();
+    for i in 1..=40 {
+        let target = if i == 1 {
+            "end".to_owned()
+        } else {
+            format!("chain{}", i - 1)
+        };
+        symlink(target, r.join(format!("chain{i}"))).unwrap();
+    }
+    symlink("chain40", r.join("chain41")).unwrap();
+    dir
+}
+
+fn both_modes(check: impl Fn(&Root)) {
+    let dir = sample();
+    let root = Root::dir(dir.path()).unwrap();
+    check(&root);
+    let walked = Root::dir(dir.path()).unwrap();
+    walked.force_walk();
+    check(&walked);
+}
+
+#[test]
+fn reads_files_through_relative_links() {
+    both_modes(|root| {
+        let vendor = root
+            .read_attr_text("/sys/bus/pci/devices/0000:00:00.0/vendor")
+            .unwrap();
+        assert_eq!(vendor, "0x1014");
+        assert_eq!(
+            &root
+                .read("sys/bus/pci/devices/0000:00:00.0/device")
+                .unwrap()[..],
+            b"0x04c1\n"
+        );
+    });
+}
+
+#[test]
+fn absolute_links_start_at_the_root() {
+    both_modes(|root| {
+        assert_eq!(
+            &root.read("/proc/device-tree/model").unwrap()[..],
+            b"IBM,8335-GTH\0"
+        );
+        assert_eq!(
+            root.resolve("/proc/device-tree").unwrap(),
+            Path::new("/sys/firmware/devicetree/base")
+        );
+        assert_eq!(
+            root.read_dir("/proc/device-tree").unwrap(),
+            ["cpus", "model"]
+        );
+    });
+}
+
+#[test]
+fn links_to_host_files_stay_inside() {
+    both_modes(|root| {
+        for path in ["/passwd", "/climb", "/top/etc/passwd", "/../../etc/passwd"] {
+            let err = root.read(path).unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::NotFound, "{path}: {err}");
+            assert_eq!(err.path(), Path::new(path));
+        }
+        assert_eq!(root.read_link("/passwd").unwrap(), Path::new("/etc/passwd"));
+        assert_eq!(root.resolve("/top").unwrap(), Path::new("/"));
+        assert_eq!(root.resolve("/sys/../../..").unwrap(), Path::new("/"));
+        assert!(
+            root.read_dir("/top/..")
+                .unwrap()
+                .contains(&"sys".to_owned())
+        );
+    });
+}
+
+#[test]
+fn dangling_links_read_as_links() {
+    both_modes(|root| {
+        let link = "/sys/devices/pci0000:00/0000:00:00.0/driver";
+        assert_eq!(root.kind(link).unwrap(), EntryKind::Symlink);
+        assert_eq!(
+            root.read_link(link).unwrap(),
+            Path::new("../../../bus/pci/drivers/pcieport")
+        );
+        assert_eq!(root.read(link).unwrap_err().kind(), ErrorKind::NotFound);
+        // A link read through a linked directory.
+        assert_eq!(
+            root.read_link("/sys/bus/pci/devices/0000:00:00.0/driver")
+                .unwrap(),
+            Path::new("../../../bus/pci/drivers/pcieport")
+        );
+    });
+}
+
+#[test]
+fn loops_end_after_forty_links() {
+    both_modes(|root| {
+        let err = root.read("/loop-a").unwrap_err();
+        assert!(err.is_symlink_loop(), "{err}");
+        assert_eq!(&root.read("/chain40").unwrap()[..], b"end");
+        assert!(root.read("/chain41").unwrap_err().is_symlink_loop());
+    });
+}
+
+#[test]
+fn kinds_and_errors() {
+    both_modes(|root| {
+        assert_eq!(root.kind("/").unwrap(), EntryKind::Dir);
+        assert_eq!(root.kind("/sys").unwrap(), EntryKind::Dir);
+        assert_eq!(root.kind("/proc/device-tree").unwrap(), EntryKind::Symlink);
+        assert_eq!(
+            root.kind("/proc/device-tree/model").unwrap(),
+            EntryKind::File
+        );
+        assert_eq!(root.kind("/sys/..").unwrap(), EntryKind::Dir);
+        assert!(root.kind("/nope").unwrap_err().is_not_found());
+        assert_eq!(
+            root.read_link("/sys").unwrap_err().kind(),
+            ErrorKind::InvalidInput
+        );
+        assert_eq!(
+            root.read("/end/x").unwrap_err().kind(),
+            ErrorKind::NotADirectory
+        );
+        assert_eq!(
+            root.read_dir("/end").unwrap_err().kind(),
+            ErrorKind::NotADirectory
+        );
+        assert!(root.exists("/sys/devices/pci0000:00/0000:00:00.0/driver"));
+        assert!(!root.exists("/sys/nothing"));
+    });
+}
+
+#[test]
+fn host_reads_are_bounded() {
+    let dir = sample();
+    fs::write(dir.path().join("big"), vec![b'x'; 10_000]).unwrap();
+    let root = Root::dir(dir.path()).unwrap().with_max_file_bytes(9_999);
+    assert_eq!(
+        root.read("/big").unwrap_err().kind(),
+        ErrorKind::FileTooLarge
+    );
+    let root = Root::dir(dir.path()).unwrap().with_max_file_bytes(10_000);
+    assert_eq!(root.read("/big").unwrap().len(), 10_000);
+    // An attribute longer than a page is still read whole.
+    assert_eq!(root.read_attr("/big").unwrap().len(), 10_000);
+}
+
+#[test]
+fn fifo_in_a_copied_root_does_not_block() {
+    let dir = sample();
+    let fifo = dir.path().join("fifo");
+    let status = std::process::Command::new("mkfifo").arg(&fifo).status();
+    if !status.map(|s| s.success()).unwrap_or(false) {
+        return; // no mkfifo on this machine
+    }
+    let root = Root::dir(dir.path()).unwrap();
+    assert_eq!(root.kind("/fifo").unwrap(), EntryKind::Other);
+    assert!(root.read("/fifo").unwrap().is_empty());
+}
+
+#[test]
+fn live_root_reads_the_kernel() {
+    let root = Root::live();
+    assert!(root.is_live());
+    let version = root.read_text("/proc/version").unwrap();
+    assert!(version.starts_with("Linux"), "{version}");
+    // /proc/self/status is longer than one read on some kernels: `read` takes it all.
+    let status = root.read_text("proc/self/status").unwrap();
+    assert!(
+        status.contains("VmPeak") || status.contains("Name:"),
+        "{status}"
+    );
+    assert_eq!(root.kind("/proc/self").unwrap(), EntryKind::Symlink);
+    assert!(
+        root.read_dir("/proc/self")
+            .unwrap()
+            .contains(&"status".to_owned())
+    );
+    let err = root.read("/proc/no-such-file").unwrap_err();
+    assert!(err.is_not_found());
+    assert_eq!(root.origin(), &Origin::Live);
+}
+
+#[test]
+fn roots_can_be_shared_between_threads() {
+    fn shared<T: Send + Sync>() {}
+    shared::<Root>();
+    shared::<Error>();
+    shared::<OpenError>();
+}

@@ -1,0 +1,10 @@
+//! lsnvlink: the NVLink2 topology of an IBM POWER9 host with NVIDIA V100 GPUs, its hardware
+//! audit, and the memory-locking budget of KVM guests that get those GPUs.
+//!
+//! This crate joins [`pci`] and [`devtree`] (both reading through [`fsroot`]) into the
+//! topology model; later issues fill it with the audit findings, the memlock budget as libvirt
+//! computes it, and the renderers behind the `lsnvlink` command.
+#![forbid(unsafe_code)]
+
+/// The version of lsnvlink, as recorded in reports and captures.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -1,0 +1,170 @@
+//! Project automation, run as `cargo xtask <command>` (the alias is in `.cargo/config.toml`).
+//!
+//! - `cargo xtask ci`: what CI runs — format check, clippy with `-D warnings`, doc tests, then
+//!   every unit and integration test (with cargo-nextest where installed).
+//! - `cargo xtask fuzz TARGET --seconds N` (or `--all`): runs a `cargo fuzz` target on the
+//!   stable toolchain (`--sanitizer none`), seeded from `fuzz/seeds/TARGET`.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context, Result, bail};
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "cargo xtask", about = "lsnvlink project automation")]
+struct Cli {
+    #[command(subcommand)]
+    command: Task,
+}
+
+#[derive(Subcommand)]
+enum Task {
+    /// Format check, clippy with -D warnings, and every test of the workspace.
+    Ci,
+    /// Run fuzz targets with cargo fuzz (installed on first use).
+    Fuzz {
+        /// Target to run (see fuzz/fuzz_targets); omit with --all.
+        target: Option<String>,
+        /// Run every target, one after the other.
+        #[arg(long)]
+        all: bool,
+        /// How long to run each target.
+        #[arg(long, default_value_t = 60)]
+        seconds: u64,
+    },
+}
+
+fn main() -> Result<()> {
+    match Cli::parse().command {
+        Task::Ci => ci(),
+        Task::Fuzz {
+            target,
+            all,
+            seconds,
+        } => fuzz(target, all, seconds),
+    }
+}
+
+/// The repository root (the parent of this crate's directory).
+fn project_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
+}
+
+fn run(cmd: &mut Command) -> Result<()> {
+    eprintln!("$ {cmd:?}");
+    let status = cmd
+        .status()
+        .with_context(|| format!("cannot start {cmd:?}"))?;
+    if !status.success() {
+        bail!("{cmd:?} failed: {status}");
+    }
+    Ok(())
+}
+
+fn cargo() -> Command {
+    let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    cmd.current_dir(project_root());
+    cmd
+}
+
+fn ci() -> Result<()> {
+    run(cargo().args(["fmt", "--all", "--check"]))?;
+    run(cargo().args([
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--locked",
+        "--",
+        "-D",
+        "warnings",
+    ]))?;
+    run(cargo().args(["test", "--workspace", "--locked", "--doc"]))?;
+    // The unit and integration tests last, so that their summary closes the output: nextest
+    // where the machine has it (one summary line for the whole workspace), else cargo test.
+    let nextest = cargo()
+        .args(["nextest", "--version"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if nextest {
+        run(cargo().args([
+            "nextest",
+            "run",
+            "--workspace",
+            "--locked",
+            "--no-fail-fast",
+        ]))?;
+    } else {
+        run(cargo().args([
+            "test",
+            "--workspace",
+            "--locked",
+            "--lib",
+            "--bins",
+            "--tests",
+        ]))?;
+    }
+    Ok(())
+}
+
+fn fuzz_targets() -> Result<Vec<String>> {
+    let dir = project_root().join("fuzz/fuzz_targets");
+    let mut targets = Vec::new();
+    for entry in std::fs::read_dir(&dir).with_context(|| format!("{}", dir.display()))? {
+        let path = entry?.path();
+        if path.extension().is_some_and(|e| e == "rs")
+            && let Some(stem) = path.file_stem()
+        {
+            targets.push(stem.to_string_lossy().into_owned());
+        }
+    }
+    targets.sort();
+    Ok(targets)
+}
+
+fn ensure_cargo_fuzz() -> Result<()> {
+    let present = cargo()
+        .args(["fuzz", "--version"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !present {
+        run(cargo().args(["install", "cargo-fuzz", "--locked"]))?;
+    }
+    Ok(())
+}
+
+fn fuzz(target: Option<String>, all: bool, seconds: u64) -> Result<()> {
+    let known = fuzz_targets()?;
+    let targets = match (target, all) {
+        (_, true) => known,
+        (Some(t), false) if known.contains(&t) => vec![t],
+        (Some(t), false) => bail!("no fuzz target {t:?}; targets: {}", known.join(", ")),
+        (None, false) => bail!("name a target or give --all; targets: {}", known.join(", ")),
+    };
+    ensure_cargo_fuzz()?;
+    let root = project_root();
+    for target in targets {
+        let corpus = root.join("fuzz/corpus").join(&target);
+        std::fs::create_dir_all(&corpus)?;
+        let seeds = root.join("fuzz/seeds").join(&target);
+        let mut cmd = cargo();
+        cmd.current_dir(root.join("fuzz")).args([
+            "fuzz",
+            "run",
+            "--sanitizer",
+            "none",
+            "--release",
+            &target,
+        ]);
+        cmd.arg(&corpus);
+        if seeds.is_dir() {
+            cmd.arg(&seeds);
+        }
+        cmd.arg("--").arg(format!("-max_total_time={seconds}"));
+        cmd.arg("-print_final_stats=1");
+        run(&mut cmd)?;
+    }
+    Ok(())
+}
