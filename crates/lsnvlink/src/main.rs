@@ -1,28 +1,50 @@
-//! The `lsnvlink` command.
+//! The `lsnvlink` command: inspect IBM POWER9 hosts with NVIDIA V100 GPUs over NVLink2.
+//!
+//! Each subcommand lives in its own module under `cmd/`; this file only declares them and maps
+//! their results to exit codes.
+//!
+//! Exit codes (a contract for scripts): 0 success; 2 bad usage or unreadable input.
+
+mod cmd;
 
 use std::process::ExitCode;
 
-use clap::Command;
+use clap::{Parser, Subcommand};
 
-fn cli() -> Command {
-    Command::new("lsnvlink")
-        .version(lsnvlink::VERSION)
-        .about("Inspect IBM POWER9 hosts with NVIDIA V100 GPUs attached over NVLink2")
+/// Inspect IBM POWER9 hosts with NVIDIA V100 GPUs attached over NVLink2.
+#[derive(Parser)]
+#[command(name = "lsnvlink", version = lsnvlink::VERSION)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
 }
 
+#[derive(Subcommand)]
+enum Command {}
+
 fn main() -> ExitCode {
-    match cli().try_get_matches() {
-        Ok(_) => {
-            let _ = cli().print_help();
-            ExitCode::SUCCESS
-        }
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
         Err(e) => {
             let _ = e.print();
-            if e.use_stderr() {
+            return if e.use_stderr() {
                 ExitCode::from(2)
             } else {
                 ExitCode::SUCCESS
-            }
+            };
+        }
+    };
+    let result: anyhow::Result<ExitCode> = match cli.command {
+        None => {
+            let _ = <Cli as clap::CommandFactory>::command().print_help();
+            Ok(ExitCode::SUCCESS)
+        }
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("lsnvlink: {e:#}");
+            ExitCode::from(2)
         }
     }
 }

@@ -1,0 +1,3 @@
+//! One module per subcommand, and the options they share.
+
+pub mod source;

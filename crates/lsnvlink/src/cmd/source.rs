@@ -1,0 +1,33 @@
+//! `--root DIR | --capture FILE`: where a command reads the host from (default: the live
+//! system).
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use fsroot::Root;
+
+/// Where to read the host from. Without either option, the live system.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct SourceArgs {
+    /// Read a copied root directory (holding `sys/`, `proc/`) instead of the live system.
+    #[arg(long, value_name = "DIR", conflicts_with = "capture")]
+    pub root: Option<PathBuf>,
+    /// Read a capture archive (.tar, .tar.gz, .tar.bz2, .tar.xz, .tar.zst) in memory.
+    #[arg(long, value_name = "FILE")]
+    pub capture: Option<PathBuf>,
+}
+
+impl SourceArgs {
+    /// Opens the root these options name.
+    #[allow(dead_code)] // used by the subcommands as they land
+    pub fn open(&self) -> anyhow::Result<Root> {
+        match (&self.root, &self.capture) {
+            (Some(dir), _) => {
+                Root::dir(dir).with_context(|| format!("cannot open root {}", dir.display()))
+            }
+            (None, Some(file)) => Root::archive(file)
+                .with_context(|| format!("cannot read capture {}", file.display())),
+            (None, None) => Ok(Root::live()),
+        }
+    }
+}
