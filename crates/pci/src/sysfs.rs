@@ -1,0 +1,665 @@
+//! Reading `/sys/bus/pci` through an [`fsroot::Root`].
+
+use std::collections::HashMap;
+use std::path::{Component, Path, PathBuf};
+
+use fsroot::{EntryKind, Root};
+
+use crate::address::{BusAddress, PciAddress};
+use crate::config::ConfigHeader;
+use crate::device::{AttrError, Attribute, Class, Device, Parent, Problem};
+use crate::value::{self, ValueError};
+
+/// Where the bus lists its devices.
+pub const DEVICES_DIR: &str = "/sys/bus/pci/devices";
+/// Where hotplug and firmware slots are listed.
+pub const SLOTS_DIR: &str = "/sys/bus/pci/slots";
+/// The directory form of the device tree, which `of_node` links point into.
+pub const DEVICE_TREE_BASE: &str = "/sys/firmware/devicetree/base";
+
+/// When to read a device's `config` file (its first 64 bytes). Reading it on a live system
+/// costs real configuration cycles, so the default reads it only for bridges.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ConfigRead {
+    /// Never (the revision and subsystem ids then come only from their own files).
+    Never,
+    /// For bridge-class devices (`0x06….`), whose header holds the bus numbers behind them;
+    /// and for any device whose `revision` or subsystem files are missing.
+    #[default]
+    Bridges,
+    /// For every device.
+    Always,
+}
+
+/// Which attributes to read beyond the always-read `vendor`, `device`, `class` and `revision`.
+///
+/// A listing like `lspci -n` needs none of them; fewer files read is a faster walk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Fields {
+    /// `subsystem_vendor`, `subsystem_device`.
+    pub subsystem: bool,
+    /// `numa_node`.
+    pub numa_node: bool,
+    /// The `iommu_group` link.
+    pub iommu_group: bool,
+    /// The `driver` link.
+    pub driver: bool,
+    /// The `of_node` link.
+    pub of_node: bool,
+    /// `devspec`.
+    pub devspec: bool,
+    /// Slot labels from `/sys/bus/pci/slots`.
+    pub slot: bool,
+    /// When to read `config`.
+    pub config: ConfigRead,
+}
+
+impl Fields {
+    /// Everything, `config` for bridges only.
+    pub fn all() -> Fields {
+        Fields {
+            subsystem: true,
+            numa_node: true,
+            iommu_group: true,
+            driver: true,
+            of_node: true,
+            devspec: true,
+            slot: true,
+            config: ConfigRead::Bridges,
+        }
+    }
+
+    /// Only the ids, class and revision; no `config`.
+    pub fn minimal() -> Fields {
+        Fields {
+            subsystem: false,
+            numa_node: false,
+            iommu_group: false,
+            driver: false,
+            of_node: false,
+            devspec: false,
+            slot: false,
+            config: ConfigRead::Never,
+        }
+    }
+}
+
+impl Default for Fields {
+    fn default() -> Fields {
+        Fields::all()
+    }
+}
+
+/// The PCI bus could not be read at all.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot list PCI devices: {0}")]
+pub struct Error(#[source] pub fsroot::Error);
+
+/// Something about the bus as a whole, not about one device's attribute.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Note {
+    /// A device was listed but was gone when its files were read (hot unplug during a live
+    /// walk); it is left out.
+    Vanished(PciAddress),
+    /// An entry of `/sys/bus/pci/devices` whose name is not a PCI address; it is left out.
+    NotAnAddress {
+        /// The entry's name.
+        name: String,
+        /// Why it is not an address.
+        reason: String,
+    },
+    /// `/sys/bus/pci/slots` or one slot's `address` could not be read; slot labels may be
+    /// missing.
+    Slots {
+        /// The path that failed.
+        path: String,
+        /// Why.
+        reason: String,
+    },
+}
+
+impl std::fmt::Display for Note {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Note::Vanished(address) => {
+                write!(f, "{address}: vanished while being read, left out")
+            }
+            Note::NotAnAddress { name, reason } => {
+                write!(f, "{DEVICES_DIR}/{name}: left out: {reason}")
+            }
+            Note::Slots { path, reason } => write!(f, "{path}: {reason}"),
+        }
+    }
+}
+
+/// The devices of a PCI bus, sorted by address, and notes about the walk.
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct Pci {
+    /// The devices, sorted by address.
+    pub devices: Vec<Device>,
+    /// Devices left out and other bus-wide problems.
+    pub notes: Vec<Note>,
+}
+
+impl Pci {
+    /// Reads every device under `/sys/bus/pci/devices` of `root`.
+    ///
+    /// Fails only when the directory itself cannot be listed; a device with missing or
+    /// malformed attributes is still listed, with its [`errors`](Device::errors).
+    pub fn read(root: &Root, fields: &Fields) -> Result<Pci, Error> {
+        let mut notes = Vec::new();
+        let names = list(root, &mut notes)?;
+        let slots = if fields.slot {
+            read_slots(root, &mut notes)
+        } else {
+            HashMap::new()
+        };
+        let mut devices = Vec::with_capacity(names.len());
+        for address in names {
+            match read_device(root, address, fields) {
+                Ok(mut device) => {
+                    device.slot = slots
+                        .get(&(address.domain(), address.bus(), address.device()))
+                        .cloned();
+                    devices.push(device);
+                }
+                Err(Vanished) => notes.push(Note::Vanished(address)),
+            }
+        }
+        Ok(Pci { devices, notes })
+    }
+
+    /// The device at `address`, if listed.
+    pub fn get(&self, address: PciAddress) -> Option<&Device> {
+        self.devices
+            .binary_search_by_key(&address, |d| d.address)
+            .ok()
+            .and_then(|i| self.devices.get(i))
+    }
+}
+
+/// The addresses listed under `/sys/bus/pci/devices`, sorted; names that are not addresses
+/// become notes.
+pub fn list(root: &Root, notes: &mut Vec<Note>) -> Result<Vec<PciAddress>, Error> {
+    let names = root.read_dir(DEVICES_DIR).map_err(Error)?;
+    let mut addresses = Vec::with_capacity(names.len());
+    for name in names {
+        match name.parse::<PciAddress>() {
+            Ok(address) => addresses.push(address),
+            Err(e) => notes.push(Note::NotAnAddress {
+                name,
+                reason: e.to_string(),
+            }),
+        }
+    }
+    addresses.sort_unstable();
+    addresses.dedup();
+    Ok(addresses)
+}
+
+/// The device was gone by the time it was read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Vanished;
+
+/// Reads one device. `Err(Vanished)` when its entry no longer exists.
+pub fn read_device(root: &Root, address: PciAddress, fields: &Fields) -> Result<Device, Vanished> {
+    let mut device = Device::new(address);
+    let entry = format!("{DEVICES_DIR}/{address}");
+    // The link's text gives the canonical path (and so the parent) without resolving each
+    // component; reading attributes through it skips the link on every open.
+    let dir = match root.read_link(&entry) {
+        Ok(text) => match canonical(Path::new(DEVICES_DIR), &text) {
+            Some(path)
+                if path.file_name().and_then(|n| n.to_str()) == Some(&address.to_string()) =>
+            {
+                device.parent = parent_of(&path);
+                if device.parent == Parent::Unknown {
+                    device.fail(
+                        Attribute::Link,
+                        Problem::BadLink {
+                            target: text.to_string_lossy().into_owned(),
+                            reason: "does not end in a PCI bus directory, parent unknown",
+                        },
+                    );
+                }
+                let s = path.to_string_lossy().into_owned();
+                device.sysfs_path = Some(s.clone());
+                s
+            }
+            _ => {
+                device.fail(
+                    Attribute::Link,
+                    Problem::BadLink {
+                        target: text.to_string_lossy().into_owned(),
+                        reason: "does not name this device's directory, parent unknown",
+                    },
+                );
+                entry.clone()
+            }
+        },
+        Err(e) if e.is_not_found() => return Err(Vanished),
+        Err(e) => {
+            // A copied tree may hold the device as a plain directory: read it there.
+            if root.kind(&entry).ok() != Some(EntryKind::Dir) {
+                device.fail(Attribute::Link, Problem::from_fs(&e));
+            } else {
+                device.fail(
+                    Attribute::Link,
+                    Problem::BadLink {
+                        target: String::new(),
+                        reason: "is a directory, not a link: parent unknown",
+                    },
+                );
+            }
+            entry.clone()
+        }
+    };
+    let reader = Reader { root, dir: &dir };
+
+    device.vendor_id = reader.value(&mut device.errors, Attribute::Vendor, value::parse_id);
+    // The first attribute tells whether the device is still there.
+    if device.vendor_id.is_none()
+        && device
+            .error(Attribute::Vendor)
+            .is_some_and(|e| e.problem == Problem::Missing)
+        && !root.exists(&dir)
+    {
+        return Err(Vanished);
+    }
+    device.device_id = reader.value(&mut device.errors, Attribute::Device, value::parse_id);
+    device.class = reader
+        .value(&mut device.errors, Attribute::Class, value::parse_class)
+        .and_then(Class::new);
+    let revision = reader.optional(Attribute::Revision, value::parse_u8);
+    let (subsystem_vendor, subsystem_device) = if fields.subsystem {
+        (
+            reader.optional(Attribute::SubsystemVendor, value::parse_id),
+            reader.optional(Attribute::SubsystemDevice, value::parse_id),
+        )
+    } else {
+        (Ok(None), Ok(None))
+    };
+
+    let wants_config = match fields.config {
+        ConfigRead::Never => false,
+        ConfigRead::Always => true,
+        ConfigRead::Bridges => {
+            device.class.is_some_and(|c| c.is_bridge())
+                || matches!(revision, Ok(None))
+                || matches!(subsystem_vendor, Ok(None))
+                || matches!(subsystem_device, Ok(None))
+        }
+    } || (fields.config != ConfigRead::Never && device.class.is_none());
+    if wants_config {
+        device.config = reader.config(&mut device.errors);
+    }
+    let config = device.config;
+
+    // The revision and subsystem ids fall back to configuration space, as lspci's sysfs
+    // backend does (pciutils lib/sysfs.c).
+    device.revision = settle(
+        &mut device.errors,
+        Attribute::Revision,
+        revision,
+        config.map(|c| c.revision),
+    );
+    if fields.subsystem {
+        let from_config = config.and_then(|c| c.subsystem);
+        device.subsystem_vendor_id = settle(
+            &mut device.errors,
+            Attribute::SubsystemVendor,
+            subsystem_vendor,
+            from_config.map(|s| s.0),
+        );
+        device.subsystem_device_id = settle(
+            &mut device.errors,
+            Attribute::SubsystemDevice,
+            subsystem_device,
+            from_config.map(|s| s.1),
+        );
+        // A bridge header has no subsystem ids: their absence is not an error there.
+        if config.is_some_and(|c| c.subsystem.is_none()) {
+            device.errors.retain(|e| {
+                !(matches!(
+                    e.attribute,
+                    Attribute::SubsystemVendor | Attribute::SubsystemDevice
+                ) && e.problem == Problem::Missing)
+            });
+        }
+    }
+
+    if fields.numa_node {
+        match reader.value(&mut device.errors, Attribute::NumaNode, value::parse_i32) {
+            Some(-1) | None => {}
+            Some(node) => match u32::try_from(node) {
+                Ok(node) => device.numa_node = Some(node),
+                Err(_) => device.fail(
+                    Attribute::NumaNode,
+                    Problem::Malformed(ValueError::Malformed {
+                        text: node.to_string(),
+                        expected: "a node number or -1",
+                    }),
+                ),
+            },
+        }
+    }
+    if fields.iommu_group
+        && let Some(name) = reader.link_name(&mut device.errors, Attribute::IommuGroup)
+    {
+        match name.parse::<u32>() {
+            Ok(group) => device.iommu_group = Some(group),
+            Err(_) => device.fail(
+                Attribute::IommuGroup,
+                Problem::BadLink {
+                    target: name,
+                    reason: "does not end in a group number",
+                },
+            ),
+        }
+    }
+    if fields.driver {
+        device.driver = reader.link_name(&mut device.errors, Attribute::Driver);
+    }
+    if fields.of_node {
+        device.of_node = reader.of_node(&mut device.errors);
+    }
+    if fields.devspec {
+        device.devspec = match root.read_attr(format!("{dir}/devspec")) {
+            Ok(bytes) => {
+                let text = String::from_utf8_lossy(&bytes).trim().to_owned();
+                (!text.is_empty()).then_some(text)
+            }
+            Err(e) if e.is_not_found() => None,
+            Err(e) => {
+                device.fail(Attribute::Devspec, Problem::from_fs(&e));
+                None
+            }
+        };
+    }
+    Ok(device)
+}
+
+/// The value of an attribute with a configuration-space fallback: the file's value, else the
+/// fallback when the file is missing, else the file's error.
+fn settle<T>(
+    errors: &mut Vec<AttrError>,
+    attribute: Attribute,
+    from_file: Result<Option<T>, Problem>,
+    fallback: Option<T>,
+) -> Option<T> {
+    match from_file {
+        Ok(Some(v)) => Some(v),
+        Ok(None) => {
+            if fallback.is_none() {
+                errors.push(AttrError {
+                    attribute,
+                    problem: Problem::Missing,
+                });
+            }
+            fallback
+        }
+        Err(problem) => {
+            errors.push(AttrError { attribute, problem });
+            None
+        }
+    }
+}
+
+/// Reads the attributes of one device directory.
+struct Reader<'a> {
+    root: &'a Root,
+    dir: &'a str,
+}
+
+impl Reader<'_> {
+    fn path(&self, attribute: Attribute) -> String {
+        format!("{}/{}", self.dir, attribute.name())
+    }
+
+    /// A mandatory attribute: missing or malformed is an error.
+    fn value<T>(
+        &self,
+        errors: &mut Vec<AttrError>,
+        attribute: Attribute,
+        parse: fn(&[u8]) -> Result<T, ValueError>,
+    ) -> Option<T> {
+        let result = match self.root.read_attr(self.path(attribute)) {
+            Ok(bytes) => parse(&bytes).map_err(Problem::Malformed),
+            Err(e) => Err(Problem::from_fs(&e)),
+        };
+        match result {
+            Ok(v) => Some(v),
+            Err(problem) => {
+                errors.push(AttrError { attribute, problem });
+                None
+            }
+        }
+    }
+
+    /// An attribute with a fallback: `Ok(None)` when missing.
+    fn optional<T>(
+        &self,
+        attribute: Attribute,
+        parse: fn(&[u8]) -> Result<T, ValueError>,
+    ) -> Result<Option<T>, Problem> {
+        match self.root.read_attr(self.path(attribute)) {
+            Ok(bytes) => parse(&bytes).map(Some).map_err(Problem::Malformed),
+            Err(e) if e.is_not_found() => Ok(None),
+            Err(e) => Err(Problem::from_fs(&e)),
+        }
+    }
+
+    /// The first 64 bytes of `config`.
+    fn config(&self, errors: &mut Vec<AttrError>) -> Option<ConfigHeader> {
+        // fsroot reads an attribute with one read of up to a page; only the first 64 bytes
+        // are decoded.
+        match self.root.read_attr(self.path(Attribute::Config)) {
+            Ok(bytes) => {
+                let header = ConfigHeader::parse(&bytes);
+                if header.is_none() {
+                    errors.push(AttrError {
+                        attribute: Attribute::Config,
+                        problem: Problem::Short { len: bytes.len() },
+                    });
+                }
+                header
+            }
+            Err(e) => {
+                errors.push(AttrError {
+                    attribute: Attribute::Config,
+                    problem: Problem::from_fs(&e),
+                });
+                None
+            }
+        }
+    }
+
+    /// The basename of a link's text; `None` without an error when the link does not exist.
+    fn link_name(&self, errors: &mut Vec<AttrError>, attribute: Attribute) -> Option<String> {
+        match self.root.read_link(self.path(attribute)) {
+            Ok(text) => match text.file_name().and_then(|n| n.to_str()) {
+                Some(name) if name != ".." => Some(name.to_owned()),
+                _ => {
+                    errors.push(AttrError {
+                        attribute,
+                        problem: Problem::BadLink {
+                            target: text.to_string_lossy().into_owned(),
+                            reason: "has no usable last component",
+                        },
+                    });
+                    None
+                }
+            },
+            Err(e) if e.is_not_found() => None,
+            Err(e) => {
+                errors.push(AttrError {
+                    attribute,
+                    problem: Problem::from_fs(&e),
+                });
+                None
+            }
+        }
+    }
+
+    /// The `of_node` link as a device-tree path.
+    fn of_node(&self, errors: &mut Vec<AttrError>) -> Option<String> {
+        let text = match self.root.read_link(self.path(Attribute::OfNode)) {
+            Ok(text) => text,
+            Err(e) if e.is_not_found() => return None,
+            Err(e) => {
+                errors.push(AttrError {
+                    attribute: Attribute::OfNode,
+                    problem: Problem::from_fs(&e),
+                });
+                return None;
+            }
+        };
+        let target = canonical(Path::new(self.dir), &text);
+        let dt_path = target.as_deref().and_then(|t| {
+            let rest = t.strip_prefix(DEVICE_TREE_BASE).ok()?;
+            let rest = rest.to_str()?;
+            Some(format!("/{rest}"))
+        });
+        if dt_path.is_none() {
+            errors.push(AttrError {
+                attribute: Attribute::OfNode,
+                problem: Problem::BadLink {
+                    target: text.to_string_lossy().into_owned(),
+                    reason: "does not point into /sys/firmware/devicetree/base",
+                },
+            });
+        }
+        dt_path
+    }
+}
+
+/// `link` (a link's text) taken from directory `dir` and normalised lexically: `..` removes a
+/// component, never above `/`. `None` when the result is not valid UTF-8.
+fn canonical(dir: &Path, link: &Path) -> Option<PathBuf> {
+    let mut out = PathBuf::from("/");
+    let start: &Path = if link.is_absolute() {
+        Path::new("/")
+    } else {
+        dir
+    };
+    for component in start.components().chain(link.components()) {
+        match component {
+            Component::RootDir | Component::Prefix(_) | Component::CurDir => {}
+            Component::ParentDir => {
+                out.pop();
+            }
+            Component::Normal(name) => out.push(name),
+        }
+    }
+    out.to_str().is_some().then_some(out)
+}
+
+/// The parent of a canonical device directory.
+fn parent_of(path: &Path) -> Parent {
+    let Some(parent) = path
+        .parent()
+        .and_then(|p| p.file_name())
+        .and_then(|n| n.to_str())
+    else {
+        return Parent::Unknown;
+    };
+    if let Ok(bridge) = parent.parse::<PciAddress>() {
+        Parent::Bridge(bridge)
+    } else if let Ok(bus) = BusAddress::from_root_dir_name(parent) {
+        Parent::RootBus(bus)
+    } else {
+        Parent::Unknown
+    }
+}
+
+/// Slot names by `(domain, bus, device)`, from `/sys/bus/pci/slots/*/address`.
+fn read_slots(root: &Root, notes: &mut Vec<Note>) -> HashMap<(u32, u8, u8), String> {
+    let mut slots = HashMap::new();
+    let names = match root.read_dir(SLOTS_DIR) {
+        Ok(names) => names,
+        Err(e) if e.is_not_found() => return slots,
+        Err(e) => {
+            notes.push(Note::Slots {
+                path: SLOTS_DIR.to_owned(),
+                reason: e.to_string(),
+            });
+            return slots;
+        }
+    };
+    for name in names {
+        let path = format!("{SLOTS_DIR}/{name}/address");
+        match root.read_attr_text(&path) {
+            // `DDDD:BB:DD`; a slot without a device number (`DDDD:BB`) names no function.
+            Ok(text) => {
+                if let Some(key) = slot_key(&text) {
+                    slots.entry(key).or_insert(name);
+                }
+            }
+            Err(e) if e.is_not_found() => {}
+            Err(e) => notes.push(Note::Slots {
+                path,
+                reason: e.to_string(),
+            }),
+        }
+    }
+    slots
+}
+
+fn slot_key(text: &str) -> Option<(u32, u8, u8)> {
+    let address: PciAddress = format!("{text}.0").parse().ok()?;
+    Some((address.domain(), address.bus(), address.device()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn canonical_paths() {
+        let dir = Path::new(DEVICES_DIR);
+        assert_eq!(
+            canonical(dir, Path::new("../../../devices/pci0006:00/0006:00:00.0")).unwrap(),
+            Path::new("/sys/devices/pci0006:00/0006:00:00.0")
+        );
+        assert_eq!(
+            canonical(dir, Path::new("../../../../../../../x")).unwrap(),
+            Path::new("/x")
+        );
+        assert_eq!(
+            canonical(dir, Path::new("/sys/devices/./pci0000:00/0000:00:00.0/")).unwrap(),
+            Path::new("/sys/devices/pci0000:00/0000:00:00.0")
+        );
+    }
+
+    #[test]
+    fn parents() {
+        assert_eq!(
+            parent_of(Path::new(
+                "/sys/devices/pci0004:00/0004:00:00.0/0004:01:00.0"
+            )),
+            Parent::Bridge("0004:00:00.0".parse().unwrap())
+        );
+        assert_eq!(
+            parent_of(Path::new("/sys/devices/pci10000:00/10000:00:00.0")),
+            Parent::RootBus(BusAddress {
+                domain: 0x10000,
+                bus: 0
+            })
+        );
+        assert_eq!(
+            parent_of(Path::new("/sys/devices/virtual/x")),
+            Parent::Unknown
+        );
+        assert_eq!(parent_of(Path::new("/")), Parent::Unknown);
+    }
+
+    #[test]
+    fn slot_addresses() {
+        assert_eq!(slot_key("0004:01:00"), Some((4, 1, 0)));
+        assert_eq!(slot_key("0000:05"), None);
+        assert_eq!(slot_key("garbage"), None);
+    }
+}
