@@ -82,6 +82,10 @@ const ROOT: u32 = 0;
 /// 64 MiB dictionary of `xz -9` and the 1.5 GiB a hostile header may declare.
 const XZ_MEMORY_LIMIT_KIB: u32 = 40 * 1024;
 
+/// Largest zstd window accepted: 32 MiB covers every compression level without `--long`
+/// (level 19 uses 8 MiB) and refuses the multi-gigabyte windows a hostile frame may declare.
+const ZSTD_MAX_WINDOW_BYTES: u64 = 32 << 20;
+
 impl ArchiveTree {
     /// Reads a whole archive from `input`, recognising its compression by magic bytes.
     pub(crate) fn load<R: BufRead>(
@@ -121,17 +125,22 @@ impl ArchiveTree {
                 limits,
                 emit,
             ),
-            Compression::Zstd => match ruzstd::decoding::StreamingDecoder::new(input) {
-                Ok(decoder) => tar::read_tar(decoder, format, limits, emit),
-                Err(e) => Err(tar::TarError {
-                    entry: None,
-                    offset: 0,
-                    problem: ArchiveProblem::Decompress {
-                        format,
-                        message: e.to_string(),
-                    },
-                }),
-            },
+            Compression::Zstd => {
+                match ruzstd::decoding::StreamingDecoder::new_with_max_window_size(
+                    input,
+                    ZSTD_MAX_WINDOW_BYTES,
+                ) {
+                    Ok(decoder) => tar::read_tar(decoder, format, limits, emit),
+                    Err(e) => Err(tar::TarError {
+                        entry: None,
+                        offset: 0,
+                        problem: ArchiveProblem::Decompress {
+                            format,
+                            message: e.to_string(),
+                        },
+                    }),
+                }
+            }
         };
         result.map_err(|e| OpenError::Archive {
             archive: name.to_owned(),

@@ -437,3 +437,25 @@ fn limits_are_enforced_and_settable() {
     limits.max_file_bytes = 3000;
     assert!(Root::archive_from_bytes("ok", &tar, limits).is_ok());
 }
+
+#[test]
+fn hostile_decoder_windows_are_refused() {
+    // A zstd frame header declaring a 2 TiB window (Window_Descriptor exponent 31): refused
+    // when the frame is opened, before any window is allocated.
+    let zstd_frame = [0x28, 0xb5, 0x2f, 0xfd, 0x00, 0xf8, 0x01, 0x00, 0x00];
+    let (_, _, problem) = archive_error(&zstd_frame, Limits::default());
+    assert!(
+        matches!(problem, ArchiveProblem::Decompress { format: "zstd", .. }),
+        "{problem}"
+    );
+    // An xz stream made with a 64 MiB dictionary (preset 9) is over the decoder's memory cap.
+    let mut options = lzma_rust2::XzOptions::with_preset(9);
+    options.lzma_options.dict_size = 64 << 20;
+    let mut enc = lzma_rust2::XzWriter::new(Vec::new(), options).unwrap();
+    std::io::Write::write_all(&mut enc, &capture()).unwrap();
+    let (_, _, problem) = archive_error(&enc.finish().unwrap(), Limits::default());
+    assert!(
+        matches!(problem, ArchiveProblem::Decompress { format: "xz", .. }),
+        "{problem}"
+    );
+}
