@@ -4,12 +4,16 @@
 //!   every unit and integration test (with cargo-nextest where installed).
 //! - `cargo xtask fuzz TARGET --seconds N` (or `--all`): runs a `cargo fuzz` target on the
 //!   stable toolchain (`--sanitizer none`), seeded from `fuzz/seeds/TARGET`.
+//! - `cargo xtask testdata [--check]`: regenerates the test captures in `testdata/captures`
+//!   from the host model in `src/testdata/` (or checks that they are up to date).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
+
+mod testdata;
 
 #[derive(Parser)]
 #[command(name = "cargo xtask", about = "lsnvlink project automation")]
@@ -33,6 +37,12 @@ enum Task {
         #[arg(long, default_value_t = 60)]
         seconds: u64,
     },
+    /// Regenerate testdata/captures/*.tar.gz from the host model (byte-identical on a rerun).
+    Testdata {
+        /// Compare with the committed files instead of writing; fail when they differ.
+        #[arg(long)]
+        check: bool,
+    },
 }
 
 fn main() -> Result<()> {
@@ -43,6 +53,7 @@ fn main() -> Result<()> {
             all,
             seconds,
         } => fuzz(target, all, seconds),
+        Task::Testdata { check } => testdata::run(&project_root(), check),
     }
 }
 

@@ -1,0 +1,86 @@
+//! Capture archives: what `lsnvlink capture` collects from a host, and the deterministic
+//! tarball both it and the test-capture generator (`cargo xtask testdata`) write.
+//!
+//! A capture is a [`Tree`] of directories, files and symlinks, with root-relative paths
+//! (`sys/bus/pci/devices/0004:04:00.0`), plus a [`Manifest`] stored next to them as
+//! `lsnvlink-capture.json`. [`collect`] fills a tree from a live root or a copied root
+//! directory, taking only what the [allowlist](allowlist) names; [`Capture::to_tar_gz`] turns it
+//! into a `.tar.gz` that [`fsroot::Root::archive`] replays.
+//!
+//! ```
+//! use lsnvlink::capture::{Capture, Manifest, Tree};
+//!
+//! let mut tree = Tree::new();
+//! tree.insert_file("proc/sys/kernel/osrelease", b"5.10.0\n".to_vec())?;
+//! tree.insert_symlink("proc/device-tree", "/sys/firmware/devicetree/base")?;
+//! let capture = Capture { tree, manifest: Manifest::fixed("example") };
+//! let bytes = capture.to_tar_gz()?;
+//! let root = fsroot::Root::archive_from_bytes("example", &bytes, fsroot::Limits::default())?;
+//! assert_eq!(root.read_text("/proc/sys/kernel/osrelease")?, "5.10.0");
+//! // Written twice, the archive is the same to the byte.
+//! assert_eq!(bytes, capture.to_tar_gz()?);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+pub mod allowlist;
+mod archive;
+mod manifest;
+mod sanitize;
+mod tree;
+mod walk;
+
+pub use allowlist::{Kind, Rule};
+pub use manifest::{EntryCounts, MANIFEST_NAME, Manifest, SCHEMA_VERSION, Unreadable};
+pub use sanitize::{SERIAL_PROPERTIES, sanitize, scrub_config_serial};
+pub use tree::{Entry, Tree};
+pub use walk::{MAX_FILE_BYTES, Options, collect};
+
+use std::path::PathBuf;
+
+/// A capture: the collected tree and its manifest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Capture {
+    /// The files, directories and symlinks, by root-relative path.
+    pub tree: Tree,
+    /// What was captured, when, by which tool, and what could not be read.
+    pub manifest: Manifest,
+}
+
+/// Why a capture could not be taken or written.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CaptureError {
+    /// A path given to a [`Tree`] is empty, absolute after trimming, or holds `.` or `..`.
+    #[error("invalid capture path {0:?}: it must be a relative path without `.` or `..`")]
+    BadPath(String),
+    /// A path runs through an entry that is not a directory.
+    #[error("capture path {path:?} runs through {blocker:?}, which is not a directory")]
+    NotADirectory {
+        /// The path being inserted.
+        path: String,
+        /// The ancestor that is a file or symlink.
+        blocker: String,
+    },
+    /// The root to capture cannot be read at all.
+    #[error("cannot read the root {path}: {source}")]
+    Root {
+        /// The root directory.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// An allowlist pattern does not compile.
+    #[error("allowlist pattern {pattern:?} is invalid: {message}")]
+    Pattern {
+        /// The pattern.
+        pattern: String,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// Writing the archive failed.
+    #[error("cannot write the capture archive: {0}")]
+    Write(#[from] std::io::Error),
+    /// The manifest could not be encoded.
+    #[error("cannot encode the capture manifest: {0}")]
+    Manifest(#[from] serde_json::Error),
+}

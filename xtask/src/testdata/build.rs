@@ -1,0 +1,1027 @@
+//! Turns a [`Host`] into the files of a capture.
+
+use anyhow::Result;
+use lsnvlink::capture::{Capture, Manifest, Tree};
+
+use super::dt::Dt;
+use super::model::{Arch, GPU_MEM_SIZE, Gpus, Host, Planar, gpu_mem_base, tgt_addr};
+use super::pci::{self, Dev, MEM32, MEM64, MEM64_PREF};
+
+/// The POWER9 chips: `ibm,chip-id` 0 and 8 (§1 "Sockets").
+const CHIPS: [u32; 2] = [0, 8];
+/// PHB4 indices present per chip on Witherspoon: all six on chip 0, 0/3/4/5 on chip 8 (§2.1).
+const PHB4S: [&[u32]; 2] = [&[0, 1, 2, 3, 4, 5], &[0, 3, 4, 5]];
+/// xscom node phandles and their `npu@5011000` / `link@0` phandles [S op920-dts, §2.3 (a)(b)].
+const XSCOM_PHANDLE: [u32; 2] = [0xc6, 0xe4];
+const NPU_PHANDLE: [u32; 2] = [0x173, 0x17a];
+const LINK0_PHANDLE: [u32; 2] = [0x174, 0x17b];
+/// `/ibm,pcie-slots/.../down-port@X/builtin` phandles of slots GPU0-2 and GPU3-5 [S op920-dts].
+const GPU_SLOT_PHANDLE: [[u32; 3]; 2] = [[0x155, 0x157, 0x159], [0x16e, 0x170, 0x172]];
+/// Serial numbers of the op920 machine (system 7887E6A, chips YA1934740459/YA1934727469).
+const SYSTEM_ID: &str = "7887E6A";
+const CHIP_SERIAL: [&str; 2] = ["YA1934740459", "YA1934727469"];
+/// System RAM per chip: `/memory@0` `reg <0x0 0x0 0x40 0x0>` = 256 GiB [S op920-dts].
+const RAM_PER_CHIP: u64 = 0x40_0000_0000;
+
+/// The NVLink group of each of a chip's six links (§2.3 (b) `ibm,npu-group-id`).
+fn link_groups(planar: Planar) -> [u32; 6] {
+    match planar {
+        Planar::Redbud => [0, 0, 0, 1, 1, 1],
+        Planar::Sequoia => [0, 0, 1, 1, 2, 2],
+    }
+}
+
+/// Builds the capture of `host`.
+pub fn capture(host: &Host) -> Result<Capture> {
+    let mut tree = Tree::new();
+    tree.insert_file(
+        "proc/sys/kernel/osrelease",
+        format!("{}\n", host.kernel).into_bytes(),
+    )?;
+    tree.insert_file(
+        "proc/sys/kernel/hostname",
+        format!("{}\n", host.hostname).into_bytes(),
+    )?;
+    match host.arch {
+        Arch::Power9 { threads_per_chip } => power9(&mut tree, host, threads_per_chip)?,
+        Arch::X86 => x86(&mut tree)?,
+    }
+    let mut manifest = Manifest::fixed("cargo xtask testdata");
+    manifest.kernel_release = Some(host.kernel.to_owned());
+    manifest.hostname = Some(host.hostname.to_owned());
+    manifest.allowlist = lsnvlink::capture::allowlist::rules()
+        .into_iter()
+        .map(|r| r.pattern)
+        .collect();
+    Ok(Capture { tree, manifest })
+}
+
+/// A node path's class-based name (skiboot core/pci.c `pci_class_name`, for the classes the
+/// model uses).
+fn class_name(class: u32) -> &'static str {
+    match class >> 8 {
+        0x0106 => "sata",
+        0x0108 => "mass-storage",
+        0x0200 => "ethernet",
+        0x0207 => "network",
+        0x0300 => "vga",
+        0x0302 => "3d-controller",
+        0x0604 => "pci",
+        0x0680 => "unknown-bridge",
+        0x0880 => "system-peripheral",
+        0x0c03 if class & 0xff == 0x30 => "usb-xhci",
+        _ => "device",
+    }
+}
+
+/// Hands out phandles to run-time nodes in creation order, after the last op920 one (0x180):
+/// PHBs, then PCI devices, then GPU memory (§2.3: "PHB nodes < PCI nodes < GPU memory
+/// nodes") [G on the numbers].
+struct Phandles(u32);
+
+impl Phandles {
+    fn next(&mut self) -> u32 {
+        self.0 += 1;
+        self.0
+    }
+}
+
+/// One GPU of the model.
+struct Gpu {
+    chip: usize,
+    group: u32,
+    dev: usize,
+    bridges: Vec<usize>,
+    mem_phandle: u32,
+    mem_base: u64,
+    mem_chip_id: u32,
+}
+
+fn power9(tree: &mut Tree, host: &Host, threads_per_chip: u32) -> Result<()> {
+    let nr_cpus = threads_per_chip * 2;
+    let gpus_cfg = host.gpus.as_ref();
+    let mut devs: Vec<Dev> = Vec::new();
+    let mut irq = 23u32; // [G] legacy interrupt numbers, one per function
+    let mut push = |devs: &mut Vec<Dev>, mut d: Dev, parent: Option<usize>| -> usize {
+        irq += 1;
+        d.irq = irq;
+        d.parent = parent;
+        devs.push(d);
+        devs.len() - 1
+    };
+    // --- PCI functions on the PHB4s (§2.4 "Other real devices on the bootlog box") ---
+    let root_port = |dom: u32, numa: i32, sub: u8| {
+        let mut d = Dev::new(dom, 0, 0, 0, (0x1014, 0x04c1), 0x060400);
+        d.bridge = Some((1, sub));
+        d.pcie = Some(4);
+        d.numa = numa;
+        d.driver = Some("pcieport");
+        d
+    };
+    let ep = |dom: u32, bus: u8, dev: u8, func: u8, id: (u16, u16), class: u32, numa: i32| {
+        let mut d = Dev::new(dom, bus, dev, func, id, class);
+        d.numa = numa;
+        d
+    };
+    // IOMMU groups: on the AC922 the boot log's numbers (§2.4: "Adding to iommu group N");
+    // elsewhere in probe order.
+    let has_gpus = gpus_cfg.is_some();
+    let mut group = 0u32;
+    let mut pick = |bootlog: u32| {
+        if has_gpus {
+            bootlog
+        } else {
+            group += 1;
+            group - 1
+        }
+    };
+    // Domain 0000: NVMe.
+    let rp = push(&mut devs, root_port(0x0000, 0, 1), None);
+    let mut d = ep(0, 1, 0, 0, (0x144d, 0xa822), 0x010802, 0);
+    d.driver = Some("nvme");
+    d.group = Some(pick(0));
+    d.bars = vec![(0, 0x0006_00c3_8000_0000, 0x4000, MEM64)];
+    push(&mut devs, d, Some(rp));
+    // Domain 0001: USB 3.
+    let rp = push(&mut devs, root_port(0x0001, 0, 1), None);
+    let mut d = ep(1, 1, 0, 0, (0x104c, 0x8241), 0x0c0330, 0);
+    d.driver = Some("xhci_hcd");
+    d.group = Some(pick(1));
+    push(&mut devs, d, Some(rp));
+    if gpus_cfg.is_some() {
+        // Domain 0002: ASPEED PCIe-to-PCI bridge and VGA (conventional PCI, so no PCIe cap;
+        // the real fb0 path is /pciex@600c3c0200000/pci@0/pci@0/vga@0).
+        let rp = push(&mut devs, root_port(0x0002, 0, 2), None);
+        let mut b = ep(2, 1, 0, 0, (0x1a03, 0x1150), 0x060400, 0);
+        b.bridge = Some((2, 2));
+        b.pcie = Some(7);
+        let b = push(&mut devs, b, Some(rp));
+        let mut v = ep(2, 2, 0, 0, (0x1a03, 0x2000), 0x030000, 0);
+        v.pcie = None;
+        v.rev = 0x41;
+        v.driver = Some("ast");
+        v.group = Some(pick(2));
+        push(&mut devs, v, Some(b));
+        // Domain 0003: ConnectX-5, two functions.
+        let rp = push(&mut devs, root_port(0x0003, 0, 1), None);
+        let g = pick(3);
+        for f in 0..2 {
+            let mut d = ep(3, 1, 0, f, (0x15b3, 0x1019), 0x020700, 0);
+            d.multifunction = true;
+            d.driver = Some("mlx5_core");
+            d.group = Some(g);
+            d.dsn = Some(0xb8ce_f603_0012_3456); // [G]
+            push(&mut devs, d, Some(rp));
+        }
+    }
+    // Domain 0004 (chip 0 PHB 4): PLX switch, SATA, GPU0-2; domain 0035 (chip 8 PHB 5):
+    // switch and GPU3-5 (§2.4; bus ranges from the boot log).
+    let mut gpu_slots: Vec<(usize, u32, usize)> = Vec::new(); // (chip, group, downstream port)
+    let mut gpu_groups = [0u32; 2];
+    let planar_gpus = gpus_cfg.map_or(0, |g| match g.planar {
+        Planar::Redbud => 2,
+        Planar::Sequoia => 3,
+    });
+    for (ci, &chip) in CHIPS.iter().enumerate() {
+        let numa = chip as i32;
+        let dom = if ci == 0 { 0x0004 } else { 0x0035 };
+        if gpus_cfg.is_none() {
+            // A plain POWER9 host: an Ethernet adapter on each chip's PHB 4 / PHB 5 [G].
+            let rp = push(&mut devs, root_port(dom, numa, 1), None);
+            let g = pick(0);
+            for f in 0..2 {
+                let mut d = ep(dom, 1, 0, f, (0x14e4, 0x1657), 0x020000, numa);
+                d.multifunction = true;
+                d.driver = Some("tg3");
+                d.group = Some(g);
+                push(&mut devs, d, Some(rp));
+            }
+            continue;
+        }
+        let (ports, sub): (&[u8], u8) = if ci == 0 {
+            (&[0x02, 0x0a, 0x0b, 0x0c], 0x0a)
+        } else {
+            (&[0x04, 0x05, 0x0d], 0x09)
+        };
+        let rp = push(&mut devs, root_port(dom, numa, sub), None);
+        let mut up = ep(dom, 1, 0, 0, (0x10b5, 0x8725), 0x060400, numa);
+        up.bridge = Some((2, sub));
+        up.pcie = Some(5);
+        up.driver = Some("pcieport");
+        up.multifunction = ci == 0;
+        let switch_group = (ci == 0).then(|| pick(6));
+        up.group = switch_group;
+        let up = push(&mut devs, up, Some(rp));
+        if ci == 0 {
+            for f in 1..5 {
+                let mut dma = ep(dom, 1, 0, f, (0x10b5, 0x87d0), 0x088000, numa);
+                dma.multifunction = true;
+                dma.group = switch_group;
+                push(&mut devs, dma, Some(up));
+            }
+        }
+        let gpu_group = pick(if ci == 0 { 5 } else { 10 });
+        gpu_groups[ci] = gpu_group;
+        for (bus, (k, &port)) in (3u8..).zip(ports.iter().enumerate()) {
+            let is_sata = ci == 0 && k == 0;
+            let last = k + 1 == ports.len();
+            let secondary = bus;
+            let subordinate = if last { sub } else { bus };
+            let mut dp = ep(dom, 2, port, 0, (0x10b5, 0x8725), 0x060400, numa);
+            dp.bridge = Some((secondary, subordinate));
+            dp.pcie = Some(6);
+            dp.driver = Some("pcieport");
+            let dp = push(&mut devs, dp, Some(up));
+            if is_sata {
+                let mut s = ep(dom, secondary, 0, 0, (0x1b4b, 0x9235), 0x010601, numa);
+                s.driver = Some("ahci");
+                s.group = Some(pick(4));
+                push(&mut devs, s, Some(dp));
+            } else {
+                let slot = if ci == 0 { k - 1 } else { k };
+                if slot < planar_gpus {
+                    gpu_slots.push((ci, slot as u32, dp));
+                }
+            }
+        }
+    }
+    // The GPUs themselves (§2.2 "GPU PCI addr"; vendor/device/class/revision §1).
+    let mut gpus: Vec<Gpu> = Vec::new();
+    if let Some(cfg) = gpus_cfg {
+        for &(ci, g, port) in &gpu_slots {
+            let Some(secondary) = devs.get(port).and_then(|p| p.bridge).map(|b| b.0) else {
+                continue;
+            };
+            let dom = devs.get(port).map_or(0, |p| p.dom);
+            let chip = CHIPS.get(ci).copied().unwrap_or(0);
+            let mut d = ep(
+                dom,
+                secondary,
+                0,
+                0,
+                (0x10de, cfg.device_id),
+                0x030200,
+                chip as i32,
+            );
+            d.rev = 0xa1;
+            // Subsystem ids [G]: 10de:1212 (16 GB), 10de:1249 (32 GB).
+            d.subsys = (
+                0x10de,
+                if cfg.device_id == 0x1db5 {
+                    0x1249
+                } else {
+                    0x1212
+                },
+            );
+            d.driver = Some(cfg.gpu_driver);
+            d.group = Some(gpu_groups.get(ci).copied().unwrap_or(0));
+            // PCIe: 8 GT/s x16 capable, x2 trained (boot log: "limited by 8 GT/s x2 link").
+            d.link = (3, 16, 3, 2);
+            // BARs: GPU0's are the boot log's; the others follow the same pattern [G].
+            let off = u64::from(chip) << 42;
+            let k = u64::from(g);
+            d.bars = vec![
+                (
+                    0,
+                    0x6_00c2_0000_0000 + off + k * 0x100_0000,
+                    0x100_0000,
+                    MEM32,
+                ),
+                (
+                    1,
+                    0x6_0240_0000_0000 + off + k * 0x8_0000_0000,
+                    0x4_0000_0000,
+                    MEM64_PREF,
+                ),
+                (
+                    3,
+                    0x6_0244_0000_0000 + off + k * 0x8_0000_0000,
+                    0x200_0000,
+                    MEM64_PREF,
+                ),
+            ];
+            let dev = push(&mut devs, d, Some(port));
+            gpus.push(Gpu {
+                chip: ci,
+                group: g,
+                dev,
+                bridges: Vec::new(),
+                mem_phandle: 0,
+                mem_base: gpu_mem_base(cfg.map, chip, g),
+                mem_chip_id: 0,
+            });
+        }
+    }
+    // Domain 0005: tg3; 0030: ConnectX-4; 0033: ConnectX-5; 0034: empty root port.
+    if gpus_cfg.is_some() {
+        type Adapter = Option<((u16, u16), u32, &'static str, u32)>;
+        let extra: [(u32, i32, Adapter); 4] = [
+            (0x0005, 0, Some(((0x14e4, 0x1657), 0x020000, "tg3", 7))),
+            (
+                0x0030,
+                8,
+                Some(((0x15b3, 0x1015), 0x020000, "mlx5_core", 8)),
+            ),
+            (
+                0x0033,
+                8,
+                Some(((0x15b3, 0x1019), 0x020700, "mlx5_core", 9)),
+            ),
+            (0x0034, 8, None),
+        ];
+        for (dom, numa, what) in extra {
+            let rp = push(&mut devs, root_port(dom, numa, 1), None);
+            if let Some((id, class, driver, bootlog_group)) = what {
+                let g = pick(bootlog_group);
+                for f in 0..2 {
+                    let mut d = ep(dom, 1, 0, f, id, class, numa);
+                    d.multifunction = true;
+                    d.driver = Some(driver);
+                    d.group = Some(g);
+                    if id.0 == 0x15b3 {
+                        d.dsn = Some(0x9803_9b03_00ab_cd00 | u64::from(dom)); // [G]
+                    }
+                    push(&mut devs, d, Some(rp));
+                }
+            }
+        }
+    }
+    // --- NVLink bridge functions on the NPU PHBs 0006 / 0007 (§2.1 "NVLink bridge BDF") ---
+    let mut bridge_links: Vec<(usize, usize, usize)> = Vec::new(); // (dev, chip index, link)
+    if let Some(cfg) = gpus_cfg {
+        let groups = link_groups(cfg.planar);
+        for ci in 0..2usize {
+            let npu_base = npu_base(ci);
+            for (link, &g) in groups.iter().enumerate() {
+                let func = groups.iter().take(link).filter(|&&x| x == g).count() as u8;
+                let mut d = Dev::new(6 + ci as u32, 0, g as u8, func, (0x1014, 0x04ea), 0x068001);
+                d.rev = 0x01;
+                d.multifunction = true; // header type 0x80 [S npu2_populate_cfg]
+                d.link = (0, 0, 0, 0);
+                d.numa = -1; // §2.4 [G]: no ibm,associativity on the NPU PHB
+                d.driver = Some(cfg.bridge_driver);
+                d.group = gpu_groups.get(ci).copied();
+                let l = link as u64;
+                d.bars = vec![
+                    (0, npu_base + 0x160_0000 + l * 0x2_0000, 0x2_0000, MEM64),
+                    (2, npu_base + 0x16c_0000 + l * 0x1_0000, 0x1_0000, MEM64),
+                ];
+                d.in_sysfs = !cfg.missing_bridges.contains(&d.addr().as_str());
+                let dev = push(&mut devs, d, None);
+                bridge_links.push((dev, ci, link));
+                if let Some(gpu) = gpus.iter_mut().find(|x| x.chip == ci && x.group == g) {
+                    gpu.bridges.push(dev);
+                }
+            }
+        }
+    }
+    // --- Device tree ---
+    let mut tree_dt = Dt::default();
+    let mut ph = Phandles(0x180);
+    device_tree_static(&mut tree_dt, host, gpus_cfg)?;
+    let ics = ph.next();
+    tree_dt
+        .node("interrupt-controller@6030203100000", ics) // [G] the XIVE node
+        .strings("compatible", &["ibm,opal-xive-pe", "ibm,opal-intc"])
+        .flag("interrupt-controller")
+        .cells("#interrupt-cells", &[2]);
+    // PHB4 nodes (§2.3 (g)), in OPAL id order.
+    let mut phb_paths: Vec<(u32, String)> = Vec::new();
+    for (ci, &chip) in CHIPS.iter().enumerate() {
+        for &idx in PHB4S.get(ci).copied().unwrap_or_default() {
+            let base = 0x6_00c3_c000_0000u64 + u64::from(idx) * 0x10_0000 + (u64::from(chip) << 42);
+            let id = chip * 6 + idx; // include/phb4.h phb4_get_opal_id
+            let path = format!("pciex@{base:x}");
+            tree_dt
+                .node(&path, ph.next())
+                .strings("compatible", &["ibm,power9-pciex", "ibm,ioda3-phb"])
+                .string("device_type", "pciex")
+                .cells("ibm,phb-index", &[idx])
+                .cells("ibm,chip-id", &[chip])
+                .cells("ibm,opal-phbid", &[0, id])
+                .cells("ibm,associativity", &[4, 0, 0, ci as u32 + 1, chip])
+                .u64s("reg", &[base, 0x1000])
+                .cells("#address-cells", &[3])
+                .cells("#size-cells", &[2])
+                .cells("#interrupt-cells", &[1])
+                .cells("bus-range", &[0, 0xff]);
+            phb_paths.push((id, path));
+        }
+    }
+    // NPU PHB nodes (§2.3 (c)).
+    let mut npu_paths: Vec<String> = Vec::new();
+    if let Some(cfg) = gpus_cfg {
+        for ci in 0..2usize {
+            let chip = CHIPS.get(ci).copied().unwrap_or(0);
+            let regs = npu_base(ci);
+            let path = format!("pciex@{regs:x}");
+            let atsd: Vec<u64> = (0..if cfg.firmware.v6_2 { 8 } else { 1 })
+                .map(|n| regs + 0x80_0000 + n * 0x1_0000)
+                .collect();
+            let ntl = regs + 0x160_0000;
+            let imap: Vec<u32> = bridge_links
+                .iter()
+                .filter(|&&(_, c, _)| c == ci)
+                .flat_map(|&(dev, _, link)| {
+                    let bdfn = devs.get(dev).map_or(0, Dev::bdfn);
+                    // [G] LSI numbers
+                    [
+                        bdfn << 8,
+                        0,
+                        0,
+                        1,
+                        ics,
+                        0x800 + (chip << 4) + link as u32,
+                        0,
+                    ]
+                })
+                .collect();
+            let node = tree_dt.node(&path, ph.next());
+            node.strings(
+                "compatible",
+                &["ibm,power9-npu-pciex", "ibm,ioda2-npu2-phb"],
+            )
+            .string("device_type", "pciex")
+            .u64s("reg", &[regs, 0x100_0000])
+            .cells("ibm,phb-index", &[7])
+            .cells("ibm,npu-index", &[ci as u32])
+            .cells("ibm,chip-id", &[chip])
+            .cells("ibm,xscom-base", &[0x501_1000])
+            .cells("ibm,npcq", &[NPU_PHANDLE.get(ci).copied().unwrap_or(0)])
+            .cells("ibm,links", &[6])
+            .u64s("ibm,mmio-window", &[ntl, 0x12_0000])
+            .cells("ibm,phb-diag-data-size", &[0])
+            .cells("#address-cells", &[3])
+            .cells("#size-cells", &[2])
+            .cells("#interrupt-cells", &[1])
+            .cells("bus-range", &[0, 0xff])
+            .cells("clock-frequency", &[0x200, 0])
+            .cells("interrupt-parent", &[ics])
+            .cells("interrupt-map", &imap)
+            .cells("interrupt-map-mask", &[0xff00, 0, 0, 7])
+            .cells(
+                "ibm,opal-num-pes",
+                &[if cfg.firmware.v6_3 { 8 } else { 0x10 }],
+            )
+            .cells(
+                "ibm,opal-reserved-pe",
+                &[if cfg.firmware.v6_3 { 7 } else { 0xf }],
+            )
+            .u64s("ibm,mmio-atsd", &atsd)
+            .cells(
+                "ranges",
+                &[0x200_0000, hi(ntl), lo(ntl), hi(ntl), lo(ntl), 0, 0x12_0000],
+            )
+            .cells("ibm,opal-phbid", &[0, 6 + ci as u32]);
+            if cfg.firmware.v6_2 {
+                node.cells("ibm,supported-tce-sizes", &[0xc, 0x10, 0x18, 0x1c]);
+            }
+            npu_paths.push(path);
+        }
+    }
+    // PCI device nodes, PHB by PHB, parents before children (core/pci.c
+    // pci_add_one_device_node): name from the class, `@dev` or `@dev,fn`.
+    let mut phandle_of = vec![0u32; devs.len()];
+    let mut order: Vec<usize> = (0..devs.len()).collect();
+    order.sort_by_key(|&i| (devs.get(i).map_or(0, |d| d.dom), depth(&devs, i), i));
+    for &i in &order {
+        let Some(d) = devs.get(i) else { continue };
+        let parent_path = match d.parent {
+            Some(p) => devs.get(p).and_then(|p| p.of_node.clone()),
+            None if d.dom >= 6 && d.dom < 8 => npu_paths.get(d.dom as usize - 6).cloned(),
+            None => phb_paths
+                .iter()
+                .find(|(id, _)| *id == d.dom)
+                .map(|(_, p)| p.clone()),
+        };
+        let Some(parent_path) = parent_path else {
+            continue;
+        };
+        let name_class = if d.parent.is_none() && d.pcie == Some(4) {
+            0x060400
+        } else {
+            d.class
+        };
+        let unit = if d.func == 0 {
+            format!("{:x}", d.dev)
+        } else {
+            format!("{:x},{:x}", d.dev, d.func)
+        };
+        let path = format!("{parent_path}/{}@{unit}", class_name(name_class));
+        let phandle = ph.next();
+        if let Some(slot) = phandle_of.get_mut(i) {
+            *slot = phandle;
+        }
+        let node = tree_dt.node(&path, phandle);
+        node.cells("ibm,pci-config-space-type", &[u32::from(d.pcie.is_some())])
+            .cells("class-code", &[d.class])
+            .cells("revision-id", &[u32::from(d.rev)])
+            .cells("vendor-id", &[u32::from(d.vendor)])
+            .cells("device-id", &[u32::from(d.device)])
+            .cells("interrupts", &[1])
+            .cells("reg", &[d.bdfn() << 8, 0, 0, 0, 0]);
+        if d.bridge.is_some() {
+            node.cells("#address-cells", &[3])
+                .cells("#size-cells", &[2])
+                .cells("#interrupt-cells", &[1])
+                .string(
+                    "device_type",
+                    if d.pcie.is_some() { "pciex" } else { "pci" },
+                )
+                .cells(
+                    "ranges",
+                    &[0x200_0000, 0, 0, 0x200_0000, 0, 0, 0xf000_0000, 0],
+                );
+        }
+        if let Some(dm) = devs.get_mut(i) {
+            dm.of_node = Some(path);
+        }
+    }
+    // GPU memory nodes (§2.3 (e)), created in bridge order: chip-id counts down from 255.
+    if let Some(cfg) = gpus_cfg {
+        let mut chip_id = 256u32;
+        for gpu in &mut gpus {
+            chip_id -= 1;
+            gpu.mem_phandle = ph.next();
+            gpu.mem_chip_id = chip_id;
+            if !cfg.memory_nodes {
+                continue;
+            }
+            let b = gpu.mem_base;
+            tree_dt
+                .node(&format!("memory@{b:x}"), gpu.mem_phandle)
+                .string("device_type", "memory")
+                .string("compatible", "ibm,coherent-device-memory")
+                .u64s("reg", &[b, GPU_MEM_SIZE])
+                .cells("ibm,chip-id", &[gpu.mem_chip_id])
+                .u64s("linux,usable-memory", &[b, 0])
+                .cells(
+                    "ibm,associativity",
+                    &[4, chip_id, chip_id, chip_id, chip_id],
+                );
+        }
+        // NVLink bridge and GPU properties (§2.3 (d), (f)).
+        for gpu in &gpus {
+            let label = format!("GPU{}", gpu.chip as u32 * 3 + gpu.group);
+            let gpu_phandle = phandle_of.get(gpu.dev).copied().unwrap_or(0);
+            for &b in &gpu.bridges {
+                let Some(&(_, ci, link)) = bridge_links.iter().find(|x| x.0 == b) else {
+                    continue;
+                };
+                let Some(path) = devs.get(b).and_then(|d| d.of_node.clone()) else {
+                    continue;
+                };
+                let link_phandle = LINK0_PHANDLE.get(ci).copied().unwrap_or(0) + link as u32;
+                tree_dt
+                    .at(&path)
+                    .cells("memory-region", &[gpu.mem_phandle])
+                    .u64s("ibm,device-tgt-addr", &[tgt_addr(gpu.mem_base)])
+                    .cells("ibm,nvlink", &[link_phandle])
+                    .cells("ibm,nvlink-speed", &[8])
+                    .string("ibm,loc-code", &label)
+                    .cells("ibm,gpu", &[gpu_phandle]);
+            }
+            let npu: Vec<u32> = gpu
+                .bridges
+                .iter()
+                .map(|&b| phandle_of.get(b).copied().unwrap_or(0))
+                .collect();
+            let Some(path) = devs.get(gpu.dev).and_then(|d| d.of_node.clone()) else {
+                continue;
+            };
+            let node = tree_dt.at(&path);
+            node.string("ibm,loc-code", &label).cells("ibm,npu", &npu);
+            if cfg.firmware.v6_3 {
+                node.cells(
+                    "ibm,nvlink-peers",
+                    &nvlink_peers(cfg, &gpus, gpu, &phandle_of, &bridge_links),
+                );
+            }
+            // The slot bridge above the GPU carries the slot label (core/pci-slot.c).
+            if let Some(port) = devs.get(gpu.dev).and_then(|d| d.parent)
+                && let Some(port_path) = devs.get(port).and_then(|d| d.of_node.clone())
+            {
+                tree_dt.at(&port_path).string("ibm,slot-label", &label);
+            }
+        }
+    }
+    tree_dt.write(tree)?;
+    tree.insert_symlink("proc/device-tree", "/sys/firmware/devicetree/base")?;
+    // --- sysfs PCI, NUMA, /proc ---
+    let cpus_of = |node: i32| -> Vec<u32> {
+        match node {
+            0 => (0..threads_per_chip).collect(),
+            8 => (threads_per_chip..nr_cpus).collect(),
+            _ => (0..nr_cpus).collect(),
+        }
+    };
+    pci::write(tree, &devs, nr_cpus, &cpus_of)?;
+    let mut nodes: Vec<(u32, Vec<u32>, u64)> = vec![
+        (0, cpus_of(0), RAM_PER_CHIP >> 10),
+        (8, cpus_of(8), RAM_PER_CHIP >> 10),
+    ];
+    if let Some(cfg) = gpus_cfg.filter(|c| c.memory_nodes) {
+        for gpu in &gpus {
+            nodes.push((gpu.mem_chip_id, Vec::new(), cfg.onlined_kb));
+        }
+    }
+    numa(tree, &mut nodes)?;
+    let total_kb: u64 = nodes.iter().map(|n| n.2).sum();
+    meminfo(tree, total_kb)?;
+    cpuinfo_power9(tree, host.model, nr_cpus)?;
+    Ok(())
+}
+
+fn hi(v: u64) -> u32 {
+    (v >> 32) as u32
+}
+fn lo(v: u64) -> u32 {
+    v as u32
+}
+
+/// NPU register base of chip index `ci` (§2.1: `0x6030200000000`, chip select shift 42).
+fn npu_base(ci: usize) -> u64 {
+    0x6_0302_0000_0000 + (u64::from(CHIPS.get(ci).copied().unwrap_or(0)) << 42)
+}
+
+fn depth(devs: &[Dev], i: usize) -> usize {
+    let mut n = 0;
+    let mut at = devs.get(i).and_then(|d| d.parent);
+    while let Some(p) = at {
+        n += 1;
+        at = devs.get(p).and_then(|d| d.parent);
+    }
+    n
+}
+
+/// `ibm,nvlink-peers` (§2.3 (f)): per GPU link, the far end, `g` GPU nodes and `n[link]` the
+/// bridges of the socket's NPU.
+fn nvlink_peers(
+    cfg: &Gpus,
+    gpus: &[Gpu],
+    gpu: &Gpu,
+    phandle_of: &[u32],
+    bridge_links: &[(usize, usize, usize)],
+) -> Vec<u32> {
+    let g = |group: u32| {
+        gpus.iter()
+            .find(|x| x.chip == gpu.chip && x.group == group)
+            .and_then(|x| phandle_of.get(x.dev).copied())
+            .unwrap_or(0)
+    };
+    let n = |link: usize| {
+        bridge_links
+            .iter()
+            .find(|&&(_, c, l)| c == gpu.chip && l == link)
+            .and_then(|&(dev, _, _)| phandle_of.get(dev).copied())
+            .unwrap_or(0)
+    };
+    match (cfg.planar, gpu.group) {
+        (Planar::Redbud, 0) => vec![g(1), n(0), g(1), n(1), g(1), n(2)],
+        (Planar::Redbud, _) => vec![g(0), n(3), g(0), n(4), g(0), n(5)],
+        (Planar::Sequoia, 0) => vec![g(1), n(0), g(2), g(2), g(1), n(1)],
+        (Planar::Sequoia, 1) => vec![g(0), n(2), g(2), g(2), g(0), n(3)],
+        (Planar::Sequoia, _) => vec![g(1), g(0), g(1), n(4), g(0), n(5)],
+    }
+}
+
+/// The device-tree nodes firmware builds from HDAT (op920-dts): root, `/ibm,opal`,
+/// `/ibm,pcie-slots`, system RAM, xscom with the NPU and its links (§2.3 (a), (b)).
+fn device_tree_static(t: &mut Dt, host: &Host, gpus: Option<&Gpus>) -> Result<()> {
+    let witherspoon = gpus.is_some();
+    let root = t.node("", 0x1);
+    root.cells("#address-cells", &[2])
+        .cells("#size-cells", &[2])
+        .string("model", host.model)
+        .string("vendor", "IBM")
+        .string("system-id", SYSTEM_ID)
+        .string("ibm,io-base-loc-code", &format!("UOPWR.{SYSTEM_ID}-Node0"));
+    if witherspoon {
+        root.strings(
+            "compatible",
+            &["ibm,powernv", "ibm,p9-openbmc", "ibm,witherspoon"],
+        )
+        .string("model-name", "ibm,witherspoon");
+    } else {
+        root.strings(
+            "compatible",
+            &["ibm,powernv", "ibm,p9-openbmc", "ibm,boston"],
+        ); // [G]
+    }
+    // core/affinity.c add_associativity_ref_point: <4 ref2 2>, ref2 = 4 off POWER8E (§2.3 (e)).
+    t.node("ibm,opal", 0x5e)
+        .cells("ibm,associativity-reference-points", &[4, 4, 2]);
+    for (ci, &chip) in CHIPS.iter().enumerate() {
+        let base = u64::from(chip) << 42;
+        t.node(
+            &format!("memory@{base:x}"),
+            [0x100, 0x117].get(ci).copied().unwrap_or(0),
+        )
+        .string("device_type", "memory")
+        .u64s("reg", &[base, RAM_PER_CHIP])
+        .cells("ibm,chip-id", &[chip])
+        .cells("ibm,associativity", &[4, 0, 0, ci as u32 + 1, chip]);
+        let xscom = format!(
+            "xscom@{:x}",
+            0x6_03fc_0000_0000u64 + (u64::from(chip) << 42)
+        );
+        t.node(&xscom, XSCOM_PHANDLE.get(ci).copied().unwrap_or(0))
+            .cells("ibm,chip-id", &[chip])
+            .cells("ibm,proc-chip-id", &[ci as u32])
+            .cells("#address-cells", &[1])
+            .cells("#size-cells", &[1])
+            .flag("scom-controller")
+            .strings("compatible", &["ibm,xscom", "ibm,power9-xscom"])
+            .u64s(
+                "reg",
+                &[0x6_03fc_0000_0000 + (u64::from(chip) << 42), 0x8_0000_0000],
+            )
+            .string("ibm,loc-code", &format!("UOPWR.{SYSTEM_ID}-Node0-Proc{ci}"))
+            .string("part-number", "02CY210")
+            .string(
+                "serial-number",
+                CHIP_SERIAL.get(ci).copied().unwrap_or_default(),
+            )
+            .cells("ibm,ccm-node-id", &[0])
+            .cells("ibm,hw-card-id", &[0])
+            .cells("ibm,hw-module-id", &[ci as u32 + 1]);
+        let Some(cfg) = gpus else { continue };
+        let npu = format!("{xscom}/npu@5011000");
+        t.node(&npu, NPU_PHANDLE.get(ci).copied().unwrap_or(0))
+            .string("compatible", "ibm,power9-npu")
+            .cells("reg", &[0x501_1000, 0x2c])
+            .cells("ibm,npu-index", &[ci as u32])
+            .cells("ibm,npu-links", &[6])
+            .cells("#address-cells", &[1])
+            .cells("#size-cells", &[0]);
+        let groups = link_groups(cfg.planar);
+        const LANE_MASK: [u32; 6] = [0xf1e000, 0xe1870, 0x78f, 0x78f, 0xe1870, 0xf1e000];
+        const BRICK: [u32; 6] = [0, 1, 2, 9, 10, 11];
+        for (link, &g) in groups.iter().enumerate() {
+            let l = link as u32;
+            let slot = GPU_SLOT_PHANDLE
+                .get(ci)
+                .and_then(|s| s.get(g as usize))
+                .copied()
+                .unwrap_or(0);
+            t.node(
+                &format!("{npu}/link@{link}"),
+                LINK0_PHANDLE.get(ci).copied().unwrap_or(0) + l,
+            )
+            .string("compatible", "ibm,npu-link")
+            .cells("reg", &[l])
+            .cells("ibm,npu-link-index", &[l])
+            .cells("ibm,workbook-link-id", &[2 * l + 1])
+            .cells(
+                "ibm,npu-phy",
+                &[0x8000_0000, if link < 3 { 0x901_0c3f } else { 0xc01_0c3f }],
+            )
+            .cells(
+                "ibm,npu-lane-mask",
+                &[LANE_MASK.get(link).copied().unwrap_or(0)],
+            )
+            .cells("ibm,npu-brick-id", &[BRICK.get(link).copied().unwrap_or(0)])
+            .cells("ibm,npu-group-id", &[g])
+            .string("ibm,slot-label", &format!("GPU{}", ci as u32 * 3 + g))
+            .cells("ibm,pcie-slot", &[slot])
+            .cells("ibm,link-speed", &[0x6, 0xaea7d0])
+            .cells("nvidia,link-speed", &[0x8])
+            .string("ibm,npu-link-type", "nvlink");
+        }
+    }
+    if witherspoon {
+        pcie_slots(t);
+    }
+    Ok(())
+}
+
+/// `/ibm,pcie-slots` of op920-dts: root complexes, the PLX switches and the GPU slots whose
+/// `builtin` nodes the links' `ibm,pcie-slot` point to.
+fn pcie_slots(t: &mut Dt) {
+    t.node("ibm,pcie-slots", 0x149)
+        .cells("#address-cells", &[2])
+        .cells("#size-cells", &[0]);
+    // (chip, phb, phandle, slot label or "", switch (phandle, upstream-port, ports)).
+    type Switch = (u32, u32, &'static [(u32, u32, u32, &'static str)]);
+    let rcs: [(u32, u32, u32, &str, Option<Switch>); 10] = [
+        (0, 0, 0x14a, "SLOT3", None),
+        (0, 1, 0x14c, "", None),
+        (0, 2, 0x14e, "", None),
+        (0, 3, 0x150, "SLOT1", None),
+        (
+            0,
+            4,
+            0x152,
+            "",
+            Some((
+                0x153,
+                0,
+                &[
+                    (0xa, 0x154, 0x155, "GPU0"),
+                    (0xb, 0x156, 0x157, "GPU1"),
+                    (0xc, 0x158, 0x159, "GPU2"),
+                ],
+            )),
+        ),
+        (0, 5, 0x15a, "", None),
+        (8, 0, 0x165, "SLOT2", None),
+        (8, 3, 0x167, "SLOT1", None),
+        (8, 4, 0x169, "SLOT0", None),
+        (
+            8,
+            5,
+            0x16b,
+            "",
+            Some((
+                0x16c,
+                1,
+                &[
+                    (0x4, 0x16d, 0x16e, "GPU3"),
+                    (0x5, 0x16f, 0x170, "GPU4"),
+                    (0xd, 0x171, 0x172, "GPU5"),
+                ],
+            )),
+        ),
+    ];
+    for (chip, phb, phandle, label, switch) in rcs {
+        let rc = format!("ibm,pcie-slots/root-complex@{chip:x},{phb:x}");
+        let node = t.node(&rc, phandle);
+        node.cells("reg", &[chip, phb])
+            .cells("#address-cells", &[2])
+            .cells("#size-cells", &[0])
+            .strings("compatible", &["ibm,pcie-port", "ibm,pcie-root-port"])
+            .cells("ibm,chip-id", &[chip]);
+        if !label.is_empty() {
+            node.string("ibm,slot-label", label);
+            t.node(&format!("{rc}/pluggable"), phandle + 1)
+                .string("ibm,slot-label", label);
+        } else if switch.is_none() {
+            t.node(&format!("{rc}/builtin"), phandle + 1);
+        }
+        if let Some((sw_phandle, upstream, ports)) = switch {
+            let sw = format!("{rc}/switch-up@10b5,8725");
+            t.node(&sw, sw_phandle)
+                .cells("reg", &[0x10b5, 0x8725])
+                .cells("#address-cells", &[1])
+                .cells("#size-cells", &[0])
+                .cells("upstream-port", &[upstream])
+                .flag("ibm,pluggable");
+            for &(port, port_phandle, builtin, slot) in ports {
+                let dp = format!("{sw}/down-port@{port:x}");
+                t.node(&dp, port_phandle)
+                    .string("compatible", "ibm,pcie-port")
+                    .cells("reg", &[port])
+                    .flag("ibm,pluggable")
+                    .string("ibm,slot-label", slot);
+                t.node(&format!("{dp}/builtin"), builtin)
+                    .string("ibm,slot-label", slot);
+            }
+        }
+    }
+}
+
+/// `/sys/devices/system/node` (§2.4 "NUMA sysfs": distances 10 local, 40 between sockets,
+/// 80 to and between GPU nodes [S hwloc]). `nodes`: (id, cpus, MemTotal kB).
+fn numa(tree: &mut Tree, nodes: &mut [(u32, Vec<u32>, u64)]) -> Result<()> {
+    nodes.sort_by_key(|n| n.0);
+    let ids: Vec<u32> = nodes.iter().map(|n| n.0).collect();
+    let with_cpus: Vec<u32> = nodes
+        .iter()
+        .filter(|n| !n.1.is_empty())
+        .map(|n| n.0)
+        .collect();
+    let with_mem: Vec<u32> = nodes.iter().filter(|n| n.2 > 0).map(|n| n.0).collect();
+    let base = "sys/devices/system/node";
+    let put = |tree: &mut Tree, name: &str, text: String| {
+        tree.insert_file(&format!("{base}/{name}"), text.into_bytes())
+    };
+    put(tree, "online", format!("{}\n", pci::list(&ids)))?;
+    put(tree, "possible", format!("{}\n", pci::list(&ids)))?;
+    put(tree, "has_cpu", format!("{}\n", pci::list(&with_cpus)))?;
+    put(tree, "has_memory", format!("{}\n", pci::list(&with_mem)))?;
+    put(
+        tree,
+        "has_normal_memory",
+        format!("{}\n", pci::list(&with_cpus)),
+    )?;
+    for (id, cpus, kb) in nodes.iter() {
+        let gpu = |n: u32| !with_cpus.contains(&n);
+        let distance: Vec<String> = ids
+            .iter()
+            .map(|&other| {
+                if other == *id {
+                    "10"
+                } else if gpu(other) || gpu(*id) {
+                    "80"
+                } else {
+                    "40"
+                }
+                .to_owned()
+            })
+            .collect();
+        put(
+            tree,
+            &format!("node{id}/cpulist"),
+            format!("{}\n", pci::list(cpus)),
+        )?;
+        put(
+            tree,
+            &format!("node{id}/distance"),
+            format!("{}\n", distance.join(" ")),
+        )?;
+        let used = if *kb > 0 { kb / 64 } else { 0 };
+        put(
+            tree,
+            &format!("node{id}/meminfo"),
+            format!(
+                "Node {id} MemTotal:       {kb:>8} kB\nNode {id} MemFree:        {:>8} kB\nNode {id} MemUsed:        {used:>8} kB\n",
+                kb - used
+            ),
+        )?;
+    }
+    Ok(())
+}
+
+fn meminfo(tree: &mut Tree, total_kb: u64) -> Result<()> {
+    let free = total_kb / 8 * 7;
+    tree.insert_file(
+        "proc/meminfo",
+        format!(
+            "MemTotal:       {total_kb:>8} kB\nMemFree:        {free:>8} kB\nMemAvailable:   {free:>8} kB\n"
+        )
+        .into_bytes(),
+    )?;
+    Ok(())
+}
+
+/// `/proc/cpuinfo` of a POWER9 PowerNV host, in the shape of the hwloc 8335-GTW capture.
+fn cpuinfo_power9(tree: &mut Tree, model: &str, nr_cpus: u32) -> Result<()> {
+    let mut s = String::new();
+    for n in 0..nr_cpus {
+        s.push_str(&format!(
+            "processor\t: {n}\ncpu\t\t: POWER9, altivec supported\nclock\t\t: 3450.000000MHz\nrevision\t: 2.1 (pvr 004e 1201)\n\n"
+        ));
+    }
+    s.push_str(&format!(
+        "timebase\t: 512000000\nplatform\t: PowerNV\nmodel\t\t: {model}\nmachine\t\t: PowerNV {model}\nfirmware\t: OPAL\nMMU\t\t: Radix\n"
+    ));
+    tree.insert_file("proc/cpuinfo", s.into_bytes())?;
+    Ok(())
+}
+
+/// An x86-64 host: one socket, 8 threads, a PCIe V100 on a root port, USB, SATA, Ethernet;
+/// no device tree [G: a generic single-socket server].
+fn x86(tree: &mut Tree) -> Result<()> {
+    let nr_cpus = 8;
+    let mut devs = Vec::new();
+    let mut host = Dev::new(0, 0, 0, 0, (0x8086, 0x3e30), 0x060000);
+    host.pcie = None;
+    devs.push(host);
+    let mut rp = Dev::new(0, 0, 1, 0, (0x8086, 0x1901), 0x060400);
+    rp.bridge = Some((1, 1));
+    rp.pcie = Some(4);
+    rp.driver = Some("pcieport");
+    rp.group = Some(1);
+    devs.push(rp);
+    let mut gpu = Dev::new(0, 1, 0, 0, (0x10de, 0x1db4), 0x030200);
+    gpu.parent = Some(1);
+    gpu.rev = 0xa1;
+    gpu.subsys = (0x10de, 0x1214);
+    gpu.driver = Some("nvidia");
+    gpu.group = Some(1);
+    gpu.link = (3, 16, 3, 16);
+    gpu.bars = vec![
+        (0, 0xde00_0000, 0x100_0000, MEM32),
+        (1, 0x38_0000_0000, 0x4_0000_0000, MEM64_PREF),
+        (3, 0x38_4000_0000, 0x200_0000, MEM64_PREF),
+    ];
+    devs.push(gpu);
+    for (dev, id, class, driver) in [
+        (0x14u8, (0x8086u16, 0xa36du16), 0x0c0330u32, "xhci_hcd"),
+        (0x17, (0x8086, 0xa352), 0x010601, "ahci"),
+        (0x1f, (0x8086, 0x15bb), 0x020000, "e1000e"),
+    ] {
+        let mut d = Dev::new(0, 0, dev, if dev == 0x1f { 6 } else { 0 }, id, class);
+        d.pcie = None;
+        d.driver = Some(driver);
+        d.group = Some(u32::from(dev));
+        devs.push(d);
+    }
+    for (i, d) in devs.iter_mut().enumerate() {
+        d.numa = 0;
+        d.irq = 16 + i as u32;
+    }
+    let all: Vec<u32> = (0..nr_cpus).collect();
+    pci::write(tree, &devs, nr_cpus, &|_| all.clone())?;
+    numa(tree, &mut [(0, all.clone(), 32 << 20)])?;
+    meminfo(tree, 32 << 20)?;
+    let mut s = String::new();
+    for n in 0..nr_cpus {
+        s.push_str(&format!(
+            "processor\t: {n}\nvendor_id\t: GenuineIntel\ncpu family\t: 6\nmodel\t\t: 158\nmodel name\t: Intel(R) Xeon(R) E-2146G CPU @ 3.50GHz\nphysical id\t: 0\ncore id\t\t: {}\ncpu cores\t: 4\n\n",
+            n % 4
+        ));
+    }
+    tree.insert_file("proc/cpuinfo", s.into_bytes())?;
+    Ok(())
+}

@@ -1,0 +1,395 @@
+//! PCI functions of the model and how Linux 5.x shows them in sysfs (§2.4), with what lspci
+//! reads (pciutils `lib/sysfs.c`: `vendor device class irq resource config`, `revision`,
+//! `subsystem_*`, `numa_node`, links `driver`, `iommu_group`, `of_node`).
+
+use anyhow::Result;
+use lsnvlink::capture::Tree;
+
+/// Linux `IORESOURCE_MEM` (0x200) with the BAR's own low bits, as `resource` prints flags
+/// (include/linux/ioport.h): 32-bit memory.
+pub const MEM32: u64 = 0x0004_0200;
+/// 64-bit memory, not prefetchable (`IORESOURCE_MEM_64` 0x100000 | `SIZEALIGN` | type 4).
+pub const MEM64: u64 = 0x0014_0204;
+/// 64-bit prefetchable memory.
+pub const MEM64_PREF: u64 = 0x0014_220c;
+
+/// One PCI function.
+#[derive(Debug, Clone)]
+pub struct Dev {
+    /// Domain (the OPAL PHB id on PowerNV, §2.1).
+    pub dom: u32,
+    /// Bus.
+    pub bus: u8,
+    /// Device.
+    pub dev: u8,
+    /// Function.
+    pub func: u8,
+    /// Vendor id.
+    pub vendor: u16,
+    /// Device id.
+    pub device: u16,
+    /// Class code (24 bits).
+    pub class: u32,
+    /// Revision.
+    pub rev: u8,
+    /// Subsystem vendor and device.
+    pub subsys: (u16, u16),
+    /// For bridges: secondary and subordinate bus.
+    pub bridge: Option<(u8, u8)>,
+    /// PCI Express device/port type (0 endpoint, 4 root port, 5 upstream, 6 downstream, 7
+    /// PCIe-to-PCI bridge); `None` for conventional PCI.
+    pub pcie: Option<u8>,
+    /// PCIe link: (max speed, max width, current speed, current width).
+    pub link: (u8, u8, u8, u8),
+    /// Whether the header type has the multi-function bit.
+    pub multifunction: bool,
+    /// Index of the upstream bridge in the device list; `None` on the root bus.
+    pub parent: Option<usize>,
+    /// NUMA node (-1: none).
+    pub numa: i32,
+    /// IOMMU group.
+    pub group: Option<u32>,
+    /// Bound driver.
+    pub driver: Option<&'static str>,
+    /// BARs: (resource index, start, size, flags).
+    pub bars: Vec<(usize, u64, u64, u64)>,
+    /// Legacy interrupt number (`irq`).
+    pub irq: u32,
+    /// Whether sysfs shows the function (false: the firmware knows it, Linux does not).
+    pub in_sysfs: bool,
+    /// Device-tree path below the base, when the host has a device tree.
+    pub of_node: Option<String>,
+    /// Config space length: 256, or 4096 with a Device Serial Number capability at 0x100.
+    pub dsn: Option<u64>,
+}
+
+impl Dev {
+    /// A function with the common defaults.
+    pub fn new(dom: u32, bus: u8, dev: u8, func: u8, id: (u16, u16), class: u32) -> Dev {
+        Dev {
+            dom,
+            bus,
+            dev,
+            func,
+            vendor: id.0,
+            device: id.1,
+            class,
+            rev: 0,
+            subsys: (0, 0),
+            bridge: None,
+            pcie: Some(0),
+            link: (3, 8, 3, 8),
+            multifunction: false,
+            parent: None,
+            numa: -1,
+            group: None,
+            driver: None,
+            bars: Vec::new(),
+            irq: 0,
+            in_sysfs: true,
+            of_node: None,
+            dsn: None,
+        }
+    }
+
+    /// `DDDD:BB:DD.F`.
+    pub fn addr(&self) -> String {
+        format!(
+            "{:04x}:{:02x}:{:02x}.{:x}",
+            self.dom, self.bus, self.dev, self.func
+        )
+    }
+
+    /// `bdfn` as skiboot counts it (bus << 8 | dev << 3 | fn).
+    pub fn bdfn(&self) -> u32 {
+        u32::from(self.bus) << 8 | u32::from(self.dev) << 3 | u32::from(self.func)
+    }
+}
+
+/// The sysfs directory of device `i` (below `sys/`): `devices/pciDDDD:00/<each bridge>/<addr>`.
+pub fn sysfs_dir(devs: &[Dev], i: usize) -> String {
+    let mut chain = Vec::new();
+    let mut at = Some(i);
+    while let Some(k) = at {
+        let Some(d) = devs.get(k) else { break };
+        chain.push(d.addr());
+        at = d.parent;
+    }
+    chain.reverse();
+    let dom = devs.get(i).map_or(0, |d| d.dom);
+    format!("devices/pci{dom:04x}:00/{}", chain.join("/"))
+}
+
+/// `../` enough times to climb from `dir` (below `sys/`) back to `sys/`.
+fn up(dir: &str) -> String {
+    "../".repeat(dir.split('/').count())
+}
+
+/// A cpumask as sysfs prints it: 32-bit hex words, most significant first, comma-separated.
+pub fn cpumask(cpus: &[u32], nr_cpus: u32) -> String {
+    let words = nr_cpus.div_ceil(32).max(1);
+    let mut out = Vec::new();
+    for w in (0..words).rev() {
+        let mut word = 0u32;
+        for &c in cpus {
+            if c / 32 == w {
+                word |= 1 << (c % 32);
+            }
+        }
+        out.push(format!("{word:08x}"));
+    }
+    out.join(",")
+}
+
+/// A list as sysfs prints it: `0,8,252-255`.
+pub fn list(values: &[u32]) -> String {
+    let mut parts = Vec::new();
+    let mut i = 0;
+    while let Some(&start) = values.get(i) {
+        let mut end = start;
+        while values.get(i + 1) == Some(&(end + 1)) {
+            end += 1;
+            i += 1;
+        }
+        parts.push(if start == end {
+            start.to_string()
+        } else {
+            format!("{start}-{end}")
+        });
+        i += 1;
+    }
+    parts.join(",")
+}
+
+/// The config space lspci reads: the standard header, a PCI Express capability at 0x40, and
+/// for devices with a serial number a 4 KiB space with the Device Serial Number capability at
+/// 0x100 (PCI Express base specification 7.9.3).
+pub fn config(d: &Dev) -> Vec<u8> {
+    let mut c = vec![0u8; if d.dsn.is_some() { 4096 } else { 256 }];
+    let mut put = |off: usize, bytes: &[u8]| {
+        if let Some(dst) = c.get_mut(off..off + bytes.len()) {
+            dst.copy_from_slice(bytes);
+        }
+    };
+    put(0x00, &d.vendor.to_le_bytes());
+    put(0x02, &d.device.to_le_bytes());
+    put(0x04, &0x0006u16.to_le_bytes()); // memory space + bus master [G]
+    put(
+        0x06,
+        &(if d.pcie.is_some() { 0x0010u16 } else { 0 }).to_le_bytes(),
+    );
+    put(0x08, &[d.rev]);
+    put(
+        0x09,
+        &[
+            (d.class & 0xff) as u8,
+            (d.class >> 8) as u8,
+            (d.class >> 16) as u8,
+        ],
+    );
+    let header = if d.bridge.is_some() { 1u8 } else { 0 };
+    put(0x0e, &[header | if d.multifunction { 0x80 } else { 0 }]);
+    match d.bridge {
+        Some((secondary, subordinate)) => put(0x18, &[d.bus, secondary, subordinate]),
+        None => {
+            for &(index, start, _, flags) in &d.bars {
+                let low = (start as u32 & 0xffff_fff0) | (flags & 0xf) as u32;
+                put(0x10 + 4 * index, &low.to_le_bytes());
+                if flags & 0x4 != 0 {
+                    put(0x14 + 4 * index, &((start >> 32) as u32).to_le_bytes());
+                }
+            }
+            put(0x2c, &d.subsys.0.to_le_bytes());
+            put(0x2e, &d.subsys.1.to_le_bytes());
+        }
+    }
+    put(0x3c, &[(d.irq & 0xff) as u8, 1]);
+    if let Some(kind) = d.pcie {
+        let (max_speed, max_width, speed, width) = d.link;
+        put(0x34, &[0x40]);
+        put(0x40, &[0x10, 0x00]);
+        put(0x42, &(2u16 | u16::from(kind) << 4).to_le_bytes());
+        put(
+            0x4c,
+            &(u32::from(max_speed) | u32::from(max_width) << 4).to_le_bytes(),
+        );
+        put(
+            0x52,
+            &(u16::from(speed) | u16::from(width) << 4).to_le_bytes(),
+        );
+    }
+    if let Some(serial) = d.dsn {
+        put(0x100, &(0x0003u32 | 1 << 16).to_le_bytes());
+        put(0x104, &serial.to_le_bytes());
+    }
+    c
+}
+
+/// `resource`: 13 lines for an endpoint, 17 for a bridge (Linux `resource_show`, with
+/// `CONFIG_PCI_IOV`), `start end flags` each as `0x%016llx`.
+fn resource(d: &Dev) -> String {
+    let lines = if d.bridge.is_some() { 17 } else { 13 };
+    (0..lines)
+        .map(|i| {
+            let (start, end, flags) = d
+                .bars
+                .iter()
+                .find(|b| b.0 == i)
+                .map_or((0, 0, 0), |&(_, start, size, flags)| {
+                    (start, start + size - 1, flags)
+                });
+            format!("0x{start:016x} 0x{end:016x} 0x{flags:016x}\n")
+        })
+        .collect()
+}
+
+/// Writes every function to `tree`: the device directories with their attributes and links,
+/// `/sys/bus/pci/{devices,drivers}` and `/sys/kernel/iommu_groups`. `cpus_of(node)` gives the
+/// CPUs local to a NUMA node (-1: all).
+pub fn write(
+    tree: &mut Tree,
+    devs: &[Dev],
+    nr_cpus: u32,
+    cpus_of: &dyn Fn(i32) -> Vec<u32>,
+) -> Result<()> {
+    tree.insert_dir("sys/bus/pci/devices")?;
+    tree.insert_dir("sys/bus/pci/drivers")?;
+    for (i, d) in devs.iter().enumerate() {
+        if !d.in_sysfs {
+            continue;
+        }
+        let dir = sysfs_dir(devs, i);
+        let up = up(&dir);
+        let addr = d.addr();
+        let file = |tree: &mut Tree, name: &str, text: String| {
+            tree.insert_file(&format!("sys/{dir}/{name}"), text.into_bytes())
+        };
+        file(tree, "vendor", format!("0x{:04x}\n", d.vendor))?;
+        file(tree, "device", format!("0x{:04x}\n", d.device))?;
+        file(tree, "class", format!("0x{:06x}\n", d.class))?;
+        file(tree, "revision", format!("0x{:02x}\n", d.rev))?;
+        file(tree, "subsystem_vendor", format!("0x{:04x}\n", d.subsys.0))?;
+        file(tree, "subsystem_device", format!("0x{:04x}\n", d.subsys.1))?;
+        file(tree, "irq", format!("{}\n", d.irq))?;
+        file(tree, "resource", resource(d))?;
+        file(tree, "numa_node", format!("{}\n", d.numa))?;
+        let cpus = cpus_of(d.numa);
+        file(tree, "local_cpus", format!("{}\n", cpumask(&cpus, nr_cpus)))?;
+        file(tree, "local_cpulist", format!("{}\n", list(&cpus)))?;
+        file(
+            tree,
+            "enable",
+            format!("{}\n", u8::from(d.driver.is_some())),
+        )?;
+        file(tree, "driver_override", "(null)\n".to_owned())?;
+        // Linux drivers/pci/pci-driver.c pci_uevent and pci-sysfs.c modalias_show.
+        let modalias = format!(
+            "pci:v{:08X}d{:08X}sv{:08X}sd{:08X}bc{:02X}sc{:02X}i{:02X}",
+            d.vendor,
+            d.device,
+            d.subsys.0,
+            d.subsys.1,
+            d.class >> 16,
+            (d.class >> 8) & 0xff,
+            d.class & 0xff
+        );
+        file(tree, "modalias", format!("{modalias}\n"))?;
+        let mut uevent = String::new();
+        if let Some(driver) = d.driver {
+            uevent.push_str(&format!("DRIVER={driver}\n"));
+        }
+        uevent.push_str(&format!(
+            "PCI_CLASS={:X}\nPCI_ID={:04X}:{:04X}\nPCI_SUBSYS_ID={:04X}:{:04X}\nPCI_SLOT_NAME={addr}\nMODALIAS={modalias}\n",
+            d.class, d.vendor, d.device, d.subsys.0, d.subsys.1
+        ));
+        file(tree, "uevent", uevent)?;
+        if let Some((secondary, subordinate)) = d.bridge {
+            file(tree, "secondary_bus_number", format!("{secondary}\n"))?;
+            file(tree, "subordinate_bus_number", format!("{subordinate}\n"))?;
+        }
+        if d.pcie.is_some() && d.link.1 > 0 {
+            let speed = |s: u8| match s {
+                1 => "2.5 GT/s PCIe",
+                2 => "5.0 GT/s PCIe",
+                3 => "8.0 GT/s PCIe",
+                _ => "16.0 GT/s PCIe",
+            };
+            file(tree, "max_link_speed", format!("{}\n", speed(d.link.0)))?;
+            file(tree, "max_link_width", format!("{}\n", d.link.1))?;
+            file(tree, "current_link_speed", format!("{}\n", speed(d.link.2)))?;
+            file(tree, "current_link_width", format!("{}\n", d.link.3))?;
+        }
+        tree.insert_file(&format!("sys/{dir}/config"), config(d))?;
+        tree.insert_symlink(&format!("sys/{dir}/subsystem"), &format!("{up}bus/pci"))?;
+        tree.insert_symlink(
+            &format!("sys/bus/pci/devices/{addr}"),
+            &format!("../../../{dir}"),
+        )?;
+        if let Some(driver) = d.driver {
+            tree.insert_symlink(
+                &format!("sys/{dir}/driver"),
+                &format!("{up}bus/pci/drivers/{driver}"),
+            )?;
+            tree.insert_symlink(
+                &format!("sys/bus/pci/drivers/{driver}/{addr}"),
+                &format!("../../../../{dir}"),
+            )?;
+        }
+        if let Some(group) = d.group {
+            tree.insert_symlink(
+                &format!("sys/{dir}/iommu_group"),
+                &format!("{up}kernel/iommu_groups/{group}"),
+            )?;
+            tree.insert_symlink(
+                &format!("sys/kernel/iommu_groups/{group}/devices/{addr}"),
+                &format!("../../../../{dir}"),
+            )?;
+        }
+        if let Some(node) = &d.of_node {
+            // §2.4 "of_node link targets": relative, into firmware/devicetree/base.
+            tree.insert_symlink(
+                &format!("sys/{dir}/of_node"),
+                &format!("{up}firmware/devicetree/base/{node}"),
+            )?;
+            file(tree, "devspec", format!("/{node}\n"))?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sysfs_formats() {
+        assert_eq!(list(&[0, 8, 252, 253, 254, 255]), "0,8,252-255");
+        assert_eq!(list(&[]), "");
+        let node0: Vec<u32> = (0..80).collect();
+        assert_eq!(
+            cpumask(&node0, 160),
+            "00000000,00000000,0000ffff,ffffffff,ffffffff"
+        );
+        assert_eq!(up("devices/pci0006:00/0006:00:00.0"), "../../../");
+    }
+
+    #[test]
+    fn bridge_bars_land_in_config_and_resource() {
+        let mut d = Dev::new(6, 0, 1, 2, (0x1014, 0x04ea), 0x068001);
+        d.bars = vec![
+            (0, 0x0006_0302_016a_0000, 0x20000, MEM64),
+            (2, 0x0006_0302_0171_0000, 0x10000, MEM64),
+        ];
+        let c = config(&d);
+        assert_eq!(
+            &c[0x10..0x18],
+            &[0x04, 0x00, 0x6a, 0x01, 0x02, 0x03, 0x06, 0x00]
+        );
+        let r = resource(&d);
+        assert_eq!(r.lines().count(), 13);
+        assert!(
+            r.starts_with("0x00060302016a0000 0x00060302016bffff 0x0000000000140204\n"),
+            "{r}"
+        );
+    }
+}
