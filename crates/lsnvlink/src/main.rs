@@ -21,8 +21,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// The device tree: dump it as dts or JSON, get a property, list a node.
-    Dt(cmd::dt::DtArgs),
+    /// PCI devices: a list like `lspci -nnD`, a tree like `lspci -t`, vmm records, or JSON.
+    Pci(cmd::pci::PciArgs),
 }
 
 fn main() -> ExitCode {
@@ -42,7 +42,7 @@ fn main() -> ExitCode {
             let _ = <Cli as clap::CommandFactory>::command().print_help();
             Ok(ExitCode::SUCCESS)
         }
-        Some(Command::Dt(args)) => cmd::dt::run(args).map(|()| ExitCode::SUCCESS),
+        Some(Command::Pci(args)) => cmd::pci::run(args).map(|()| ExitCode::SUCCESS),
     };
     match result {
         Ok(code) => code,

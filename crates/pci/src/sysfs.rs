@@ -23,6 +23,9 @@ pub const DEVICE_TREE_BASE: &str = "/sys/firmware/devicetree/base";
 pub enum ConfigRead {
     /// Never (the revision and subsystem ids then come only from their own files).
     Never,
+    /// Only for a device whose `revision` or subsystem files are missing, to take those values
+    /// from the header instead.
+    Fallback,
     /// For bridge-class devices (`0x06….`), whose header holds the bus numbers behind them;
     /// and for any device whose `revision` or subsystem files are missing.
     #[default]
@@ -70,7 +73,7 @@ impl Fields {
         }
     }
 
-    /// Only the ids, class and revision; no `config`.
+    /// Only the ids, class and revision; `config` only when the `revision` file is missing.
     pub fn minimal() -> Fields {
         Fields {
             subsystem: false,
@@ -80,7 +83,7 @@ impl Fields {
             of_node: false,
             devspec: false,
             slot: false,
-            config: ConfigRead::Never,
+            config: ConfigRead::Fallback,
         }
     }
 }
@@ -286,13 +289,14 @@ pub fn read_device(root: &Root, address: PciAddress, fields: &Fields) -> Result<
     let wants_config = match fields.config {
         ConfigRead::Never => false,
         ConfigRead::Always => true,
-        ConfigRead::Bridges => {
-            device.class.is_some_and(|c| c.is_bridge())
+        ConfigRead::Fallback | ConfigRead::Bridges => {
+            (fields.config == ConfigRead::Bridges && device.class.is_some_and(|c| c.is_bridge()))
                 || matches!(revision, Ok(None))
-                || matches!(subsystem_vendor, Ok(None))
-                || matches!(subsystem_device, Ok(None))
+                || (fields.subsystem
+                    && (matches!(subsystem_vendor, Ok(None))
+                        || matches!(subsystem_device, Ok(None))))
         }
-    } || (fields.config != ConfigRead::Never && device.class.is_none());
+    };
     if wants_config {
         device.config = reader.config(&mut device.errors);
     }

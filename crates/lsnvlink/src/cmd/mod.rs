@@ -1,4 +1,4 @@
 //! One module per subcommand, and the options they share.
 
-pub mod dt;
+pub mod pci;
 pub mod source;

@@ -1,0 +1,110 @@
+//! `lsnvlink pci`: the PCI devices, as a list (like `lspci -nnD`), a tree (like `lspci -t`),
+//! `lspci -vmmnnDk`-style records, or JSON.
+
+use std::collections::HashSet;
+use std::io::Write;
+use std::path::PathBuf;
+
+use anyhow::{Context, bail};
+use lsnvlink::render::pci::{self as render, Ids};
+use pci::{ConfigRead, Fields, Names, Pci, Tree};
+
+use super::source::SourceArgs;
+
+/// Output formats of `lsnvlink pci`.
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Format {
+    /// One line per device, like `lspci -nnD` (or a tree with -t).
+    #[default]
+    Text,
+    /// JSON with stable keys and a `schema_version`.
+    Json,
+    /// `Tag:<TAB>value` records like `lspci -vmmnnDk`.
+    Vmm,
+}
+
+/// Options of `lsnvlink pci`.
+#[derive(clap::Args, Debug)]
+pub struct PciArgs {
+    #[command(flatten)]
+    source: SourceArgs,
+    /// Show the bus tree, as `lspci -t` draws it (text format only).
+    #[arg(short = 't', long = "tree")]
+    tree: bool,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+    /// Numeric ids only, no names (like `lspci -n`): pci.ids is not read.
+    #[arg(short = 'n', long)]
+    numeric: bool,
+    /// The pci.ids file to take names from (default: /usr/share/misc/pci.ids, then
+    /// /usr/share/hwdata/pci.ids; built-in names for the NVLink2 parts without one).
+    #[arg(long, value_name = "FILE")]
+    pci_ids: Option<PathBuf>,
+}
+
+/// Runs `lsnvlink pci`.
+pub fn run(args: PciArgs) -> anyhow::Result<()> {
+    if args.tree && args.format != Format::Text {
+        bail!("-t draws a text tree; it cannot be combined with --format json or vmm");
+    }
+    let root = args.source.open()?;
+    // Read only what the output shows: a listing needs four files per device.
+    let fields = if args.tree {
+        let mut f = Fields::minimal();
+        f.config = ConfigRead::Bridges;
+        f
+    } else if args.format == Format::Text {
+        Fields::minimal()
+    } else {
+        Fields::all()
+    };
+    let pci = Pci::read(&root, &fields).with_context(|| format!("reading {}", root.origin()))?;
+    let names_wanted = !args.numeric && !args.tree;
+    let names = if names_wanted {
+        let vendors: HashSet<u16> = pci
+            .devices
+            .iter()
+            .flat_map(|d| [d.vendor_id, d.subsystem_vendor_id])
+            .flatten()
+            .collect();
+        Names::load(args.pci_ids.as_deref(), &vendors).with_context(|| {
+            format!(
+                "cannot read pci.ids {}",
+                args.pci_ids
+                    .as_deref()
+                    .unwrap_or_else(|| "".as_ref())
+                    .display()
+            )
+        })?
+    } else {
+        Names::builtin()
+    };
+    let ids = if names_wanted {
+        Ids::Named(&names)
+    } else {
+        Ids::Numeric
+    };
+    let text = match (args.format, args.tree) {
+        (Format::Text, true) => render::tree(&pci, &Tree::build(&pci.devices)),
+        (Format::Text, false) => render::list(&pci, ids),
+        (Format::Vmm, _) => render::vmm(&pci, ids),
+        (Format::Json, _) => render::json(&pci, ids, &root.origin().to_string()),
+    };
+    let mut stdout = std::io::stdout().lock();
+    stdout.write_all(text.as_bytes())?;
+    stdout.flush()?;
+    // Text formats carry no error fields: say on stderr what could not be read.
+    if args.format != Format::Json {
+        let mut stderr = std::io::stderr().lock();
+        for note in &pci.notes {
+            let _ = writeln!(stderr, "lsnvlink: {note}");
+        }
+        for d in &pci.devices {
+            for e in &d.errors {
+                let _ = writeln!(stderr, "lsnvlink: {}: {e}", d.address);
+            }
+        }
+    }
+    Ok(())
+}
