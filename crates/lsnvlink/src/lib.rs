@@ -6,6 +6,7 @@
 //! computes it, and the renderers behind the `lsnvlink` command.
 #![forbid(unsafe_code)]
 
+pub mod capture;
 pub mod render;
 
 /// The version of lsnvlink, as recorded in reports and captures.

@@ -21,6 +21,10 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Write a capture of this host (or of --root DIR) as a .tar.gz for replay elsewhere.
+    Capture(cmd::capture::CaptureArgs),
+    /// The device tree: dump it as dts or JSON, get a property, list a node.
+    Dt(cmd::dt::DtArgs),
     /// PCI devices: a list like `lspci -nnD`, a tree like `lspci -t`, vmm records, or JSON.
     Pci(cmd::pci::PciArgs),
 }
@@ -42,6 +46,8 @@ fn main() -> ExitCode {
             let _ = <Cli as clap::CommandFactory>::command().print_help();
             Ok(ExitCode::SUCCESS)
         }
+        Some(Command::Capture(args)) => cmd::capture::run(&args).map(|()| ExitCode::SUCCESS),
+        Some(Command::Dt(args)) => cmd::dt::run(args).map(|()| ExitCode::SUCCESS),
         Some(Command::Pci(args)) => cmd::pci::run(args).map(|()| ExitCode::SUCCESS),
     };
     match result {

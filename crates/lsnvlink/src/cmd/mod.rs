@@ -1,4 +1,6 @@
 //! One module per subcommand, and the options they share.
 
+pub mod capture;
+pub mod dt;
 pub mod pci;
 pub mod source;
