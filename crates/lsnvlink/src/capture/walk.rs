@@ -168,3 +168,60 @@ fn text(tree: &Tree, path: &str) -> Option<String> {
         _ => None,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::capture::Entry;
+
+    #[test]
+    fn unreadable_files_are_listed_links_kept_and_nothing_else_taken() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::create_dir_all(root.join("proc/sys/kernel")).unwrap();
+        std::fs::create_dir_all(root.join("sys/bus/pci/devices")).unwrap();
+        std::fs::create_dir_all(root.join("sys/devices/pci0000:00/0000:00:01.0/power")).unwrap();
+        std::fs::create_dir_all(root.join("outside")).unwrap();
+        let big = vec![b'x'; usize::try_from(MAX_FILE_BYTES).unwrap() + 1];
+        std::fs::write(root.join("proc/cpuinfo"), big).unwrap();
+        std::fs::write(root.join("proc/sys/kernel/osrelease"), "5.10.0\n").unwrap();
+        std::fs::write(root.join("outside/secret"), "no").unwrap();
+        let dev = root.join("sys/devices/pci0000:00/0000:00:01.0");
+        std::fs::write(dev.join("vendor"), "0x10de\n").unwrap();
+        std::fs::write(dev.join("vpd"), "serial").unwrap();
+        std::fs::write(dev.join("power/control"), "auto\n").unwrap();
+        // A link out of the allowlist is kept as a link, never followed.
+        std::os::unix::fs::symlink("/outside", dev.join("of_node")).unwrap();
+        std::os::unix::fs::symlink(
+            "../../../devices/pci0000:00/0000:00:01.0",
+            root.join("sys/bus/pci/devices/0000:00:01.0"),
+        )
+        .unwrap();
+        let capture = collect(root, &Options::default()).unwrap();
+        let m = &capture.manifest;
+        assert_eq!(m.kernel_release.as_deref(), Some("5.10.0"));
+        assert_eq!(m.unreadable.len(), 1, "{:?}", m.unreadable);
+        assert_eq!(m.unreadable[0].path, "/proc/cpuinfo");
+        let paths: Vec<&str> = capture.tree.iter().map(|(p, _)| p).collect();
+        assert!(
+            !paths
+                .iter()
+                .any(|p| p.contains("outside") || p.ends_with("vpd") || p.contains("power")),
+            "{paths:?}"
+        );
+        assert_eq!(
+            capture
+                .tree
+                .get("sys/devices/pci0000:00/0000:00:01.0/of_node"),
+            Some(&Entry::Symlink("/outside".into()))
+        );
+        assert_eq!(
+            capture
+                .tree
+                .get("sys/devices/pci0000:00/0000:00:01.0/vendor"),
+            Some(&Entry::File(b"0x10de\n".to_vec()))
+        );
+        let missing = collect(&root.join("nope"), &Options::default());
+        assert!(matches!(missing, Err(CaptureError::Root { .. })));
+    }
+}
