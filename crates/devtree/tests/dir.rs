@@ -100,6 +100,8 @@ fn unreadable_entries_are_recorded_and_the_rest_is_read() {
     std::fs::create_dir_all(node.join("child")).unwrap();
     std::fs::write(node.join("good"), cells(&[7])).unwrap();
     std::os::unix::fs::symlink("../elsewhere", node.join("a-link")).unwrap();
+    std::os::unix::fs::symlink("..", node.join("loop")).unwrap();
+    std::os::unix::fs::symlink("good", node.join("alias")).unwrap();
     let fifo = node.join("a-fifo");
     let status = std::process::Command::new("mkfifo")
         .arg(&fifo)
@@ -110,13 +112,24 @@ fn unreadable_entries_are_recorded_and_the_rest_is_read() {
     let tree = Tree::from_root(&root, "/base").unwrap();
     let n = tree.find("/node@1").unwrap();
     assert_eq!(n.u32("good").unwrap(), 7);
+    // A link to a file reads as that file, inside the root.
+    assert_eq!(n.u32("alias").unwrap(), 7);
     assert_eq!(n.children().len(), 1);
-    let bad: Vec<&str> = n.errors().iter().map(|e| e.name.as_str()).collect();
-    assert_eq!(bad, ["a-fifo", "a-link"]);
-    assert_eq!(tree.problems().len(), 2);
+    let bad: Vec<(&str, &str)> = n
+        .errors()
+        .iter()
+        .map(|e| (e.name.as_str(), e.message.as_str()))
+        .collect();
+    assert_eq!(bad.len(), 3, "{bad:?}");
+    assert_eq!(bad[0].0, "a-fifo");
+    assert!(bad[0].1.starts_with("a special file"), "{bad:?}");
+    assert_eq!(bad[1].0, "a-link");
+    assert_eq!(bad[2].0, "loop");
+    assert!(bad[2].1.starts_with("a symlink to a directory"), "{bad:?}");
+    assert_eq!(tree.problems().len(), 3);
     let dts = devtree::dts::to_dts(&tree);
     assert!(
-        dts.contains("/* a-link: unreadable: a symlink is neither"),
+        dts.contains("/* loop: unreadable: a symlink to a directory"),
         "{dts}"
     );
 }
