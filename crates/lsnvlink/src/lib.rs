@@ -6,8 +6,10 @@
 //! computes it, and the renderers behind the `lsnvlink` command.
 #![forbid(unsafe_code)]
 
+pub mod audit;
 pub mod capture;
 pub mod render;
+pub mod topology;
 
 /// The version of lsnvlink, as recorded in reports and captures.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

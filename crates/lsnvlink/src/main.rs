@@ -3,7 +3,9 @@
 //! Each subcommand lives in its own module under `cmd/`; this file only declares them and maps
 //! their results to exit codes.
 //!
-//! Exit codes (a contract for scripts): 0 success; 2 bad usage or unreadable input.
+//! Without a subcommand, `lsnvlink` writes the report of the host's NVLink2 topology
+//! (`cmd/report.rs`). Exit codes (a contract for scripts): 0 success (the report: no error
+//! finding); 1 the report has error findings; 2 bad usage or unreadable input.
 
 mod cmd;
 
@@ -14,7 +16,11 @@ use clap::{Parser, Subcommand};
 /// Inspect IBM POWER9 hosts with NVIDIA V100 GPUs attached over NVLink2.
 #[derive(Parser)]
 #[command(name = "lsnvlink", version = lsnvlink::VERSION)]
+#[command(args_conflicts_with_subcommands = true, after_help = cmd::report::EXIT_CODES)]
 struct Cli {
+    /// Without a subcommand: the report of the NVLink2 topology and its audit findings.
+    #[command(flatten)]
+    report: cmd::report::ReportArgs,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -42,10 +48,7 @@ fn main() -> ExitCode {
         }
     };
     let result: anyhow::Result<ExitCode> = match cli.command {
-        None => {
-            let _ = <Cli as clap::CommandFactory>::command().print_help();
-            Ok(ExitCode::SUCCESS)
-        }
+        None => cmd::report::run(&cli.report),
         Some(Command::Capture(args)) => cmd::capture::run(&args).map(|()| ExitCode::SUCCESS),
         Some(Command::Dt(args)) => cmd::dt::run(args).map(|()| ExitCode::SUCCESS),
         Some(Command::Pci(args)) => cmd::pci::run(args).map(|()| ExitCode::SUCCESS),

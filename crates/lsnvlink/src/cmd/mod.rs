@@ -3,4 +3,5 @@
 pub mod capture;
 pub mod dt;
 pub mod pci;
+pub mod report;
 pub mod source;

@@ -1,3 +1,4 @@
 //! Renderers: they turn what the readers found into text, and never read files.
 
 pub mod pci;
+pub mod report;

@@ -1,0 +1,84 @@
+//! `lsnvlink` with no subcommand: the report of a host's NVLink2 topology and its audit
+//! findings, as text, an nvidia-smi-style matrix, or JSON.
+
+use std::collections::HashSet;
+use std::io::Write;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use lsnvlink::audit::Report;
+use lsnvlink::render::report as render;
+use lsnvlink::topology::{Topology, VENDOR_NVIDIA};
+use pci::Names;
+
+use super::source::SourceArgs;
+
+/// Output formats of the report.
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Format {
+    /// Host summary, each GPU with its memory and links, findings.
+    #[default]
+    Text,
+    /// GPUs x GPUs as `nvidia-smi topo -m` draws it, with CPU-link and NUMA columns.
+    Matrix,
+    /// JSON with stable keys and a `schema_version`.
+    Json,
+}
+
+/// Options of the report (the top-level options of `lsnvlink`).
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct ReportArgs {
+    #[command(flatten)]
+    pub source: SourceArgs,
+    /// Output format of the report.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+}
+
+/// What `--help` says about exit codes (a contract for scripts).
+pub const EXIT_CODES: &str = "\
+Exit codes:
+  0  the report was written and no finding is an error
+  1  the report was written and at least one finding is an error
+  2  bad usage, or the input (live system, --root, --capture) could not be read";
+
+/// Names GPUs from the system's pci.ids when the built-in table does not know them (reading
+/// pci.ids costs milliseconds; the V100 parts are built in).
+fn rename_unknown_gpus(topology: &mut Topology) {
+    let unknown = topology
+        .gpus
+        .iter()
+        .any(|g| match (g.vendor_id, g.device_id) {
+            (Some(v), Some(d)) => Names::builtin().device(v, d).is_none(),
+            _ => false,
+        });
+    if !unknown {
+        return;
+    }
+    let vendors: HashSet<u16> = [VENDOR_NVIDIA].into_iter().collect();
+    if let Ok(names) = Names::load(None, &vendors) {
+        topology.rename_gpus(&names);
+    }
+}
+
+/// Runs the report; the exit code says whether any finding is an error.
+pub fn run(args: &ReportArgs) -> anyhow::Result<ExitCode> {
+    let root = args.source.open()?;
+    let mut topology = Topology::read(&root, &Names::builtin())
+        .with_context(|| format!("reading {}", root.origin()))?;
+    rename_unknown_gpus(&mut topology);
+    let report = Report::new(topology);
+    let text = match args.format {
+        Format::Text => render::text(&report),
+        Format::Matrix => render::matrix(&report),
+        Format::Json => render::json(&report),
+    };
+    let mut stdout = std::io::stdout().lock();
+    stdout.write_all(text.as_bytes())?;
+    stdout.flush()?;
+    Ok(if report.has_errors() {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}

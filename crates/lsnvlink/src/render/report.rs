@@ -1,0 +1,62 @@
+//! The main report of a host: its NVLink2 topology and audit findings, as text, as an
+//! nvidia-smi-style matrix, or as JSON ([`SCHEMA_VERSION`]).
+//!
+//! ```
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # let dir = tempfile::tempdir()?;
+//! # std::fs::create_dir_all(dir.path().join("sys/bus/pci/devices"))?;
+//! use lsnvlink::audit::Report;
+//! use lsnvlink::render::report;
+//!
+//! let root = fsroot::Root::open(dir.path())?;
+//! let r = Report::read(&root, &pci::Names::builtin())?;
+//! assert!(report::text(&r).starts_with("No NVLink2 hardware"));
+//! assert!(report::json(&r).contains("\"schema_version\": 1"));
+//! # Ok(()) }
+//! ```
+
+mod json;
+mod matrix;
+mod text;
+
+use crate::topology::Topology;
+
+pub use json::{SCHEMA_VERSION, json};
+pub use matrix::matrix;
+pub use text::text;
+
+/// The one sentence a host without NVLink2 hardware gets.
+pub fn no_nvlink2_sentence(t: &Topology) -> String {
+    let gpus: Vec<String> = t.gpus.iter().map(|g| g.address.to_string()).collect();
+    let why = if t.platform.device_tree {
+        "no NVLink2 bridge function (1014:04ea) on the PCI bus and no GPU with NVLink bridges \
+         in the device tree"
+    } else {
+        "no device tree (not a POWER host), so no NVLink2 bridges"
+    };
+    let gpu_part = match gpus.len() {
+        0 => "; it has no NVIDIA GPU".to_owned(),
+        1 => format!("; its NVIDIA GPU {} is on plain PCIe", gpus.join("")),
+        _ => format!("; its NVIDIA GPUs {} are on plain PCIe", gpus.join(", ")),
+    };
+    format!("No NVLink2 hardware on this host: {why}{gpu_part}.")
+}
+
+/// `128 GiB`, or the byte count when not a whole number of GiB.
+pub(crate) fn size_text(bytes: u64) -> String {
+    const GIB: u64 = 1 << 30;
+    if bytes != 0 && bytes.is_multiple_of(GIB) {
+        format!("{} GiB", bytes / GIB)
+    } else {
+        format!("{bytes} bytes")
+    }
+}
+
+/// The `GPUn` label of each GPU: its index in address order, as nvidia-smi numbers them by
+/// PCI bus id.
+pub(crate) fn gpu_label(t: &Topology, address: pci::PciAddress) -> String {
+    t.gpus
+        .iter()
+        .position(|g| g.address == address)
+        .map_or_else(|| address.to_string(), |i| format!("GPU{i}"))
+}

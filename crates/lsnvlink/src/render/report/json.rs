@@ -1,0 +1,238 @@
+//! The JSON report. Keys are a contract (schema version [`SCHEMA_VERSION`]); keys may be
+//! added, never renamed. Integers are JSON numbers, PCI addresses `DDDD:BB:DD.F` strings, and
+//! every array is sorted by address.
+
+use serde::Serialize;
+
+use crate::audit::Report;
+use crate::topology::{Bridge, Gpu, Npu, Topology};
+
+use super::no_nvlink2_sentence;
+
+/// The version of the JSON report's layout.
+pub const SCHEMA_VERSION: u32 = 1;
+
+#[derive(Serialize)]
+struct Doc<'a> {
+    schema_version: u32,
+    platform: PlatformJ<'a>,
+    npus: Vec<NpuJ<'a>>,
+    gpus: Vec<GpuJ<'a>>,
+    bridges: Vec<BridgeJ<'a>>,
+    findings: Vec<FindingJ<'a>>,
+    notes: &'a [String],
+}
+
+#[derive(Serialize)]
+struct PlatformJ<'a> {
+    model: Option<&'a str>,
+    compatible: &'a [String],
+    hostname: Option<&'a str>,
+    kernel: Option<&'a str>,
+    device_tree: bool,
+    nvlink2: bool,
+    wiring: Option<&'static str>,
+    summary: Option<String>,
+}
+
+#[derive(Serialize)]
+struct NpuJ<'a> {
+    domain: String,
+    dt_path: &'a str,
+    chip_id: Option<u32>,
+    links: Option<u32>,
+    atsd: &'a [u64],
+}
+
+#[derive(Serialize)]
+struct MemoryJ<'a> {
+    base: u64,
+    size: u64,
+    numa_node: Option<u32>,
+    tgt_addr: Option<u64>,
+    dt_path: &'a str,
+}
+
+#[derive(Serialize)]
+struct CpuLinkJ {
+    bridge: String,
+    link_index: Option<u32>,
+    speed_code: Option<u32>,
+}
+
+#[derive(Serialize)]
+struct GpuLinkJ {
+    peer: String,
+    count: u32,
+    inferred: bool,
+}
+
+#[derive(Serialize)]
+struct GpuJ<'a> {
+    address: String,
+    vendor_id: Option<u16>,
+    device_id: Option<u16>,
+    name: &'a str,
+    slot: Option<&'a str>,
+    chip_id: Option<u32>,
+    numa_node: Option<u32>,
+    driver: Option<&'a str>,
+    iommu_group: Option<u32>,
+    dt_path: Option<&'a str>,
+    npu_listed: Option<usize>,
+    memory: Option<MemoryJ<'a>>,
+    memory_error: Option<&'a str>,
+    cpu_links: Vec<CpuLinkJ>,
+    gpu_links: Vec<GpuLinkJ>,
+    problems: &'a [String],
+}
+
+#[derive(Serialize)]
+struct BridgeJ<'a> {
+    address: String,
+    gpu: Option<String>,
+    link_index: Option<u32>,
+    nv2_bridge: bool,
+    driver: Option<&'a str>,
+    iommu_group: Option<u32>,
+    dt_path: Option<&'a str>,
+    group_id: Option<u32>,
+    chip_id: Option<u32>,
+    speed_code: Option<u32>,
+    tgt_addr: Option<u64>,
+    atsd: Option<u64>,
+    libvirt_missing: Vec<&'static str>,
+    vfio_problems: Vec<String>,
+    problems: &'a [String],
+}
+
+#[derive(Serialize)]
+struct FindingJ<'a> {
+    severity: &'static str,
+    code: &'static str,
+    subject: String,
+    message: &'a str,
+}
+
+fn npu(n: &Npu) -> NpuJ<'_> {
+    NpuJ {
+        domain: format!("{:04x}", n.domain),
+        dt_path: &n.dt_path,
+        chip_id: n.chip_id,
+        links: n.links,
+        atsd: &n.atsd,
+    }
+}
+
+fn gpu(g: &Gpu) -> GpuJ<'_> {
+    let (memory, memory_error) = match &g.memory {
+        Some(Ok(m)) => (
+            Some(MemoryJ {
+                base: m.base,
+                size: m.size,
+                numa_node: m.numa_node,
+                tgt_addr: m.tgt_addr,
+                dt_path: &m.dt_path,
+            }),
+            None,
+        ),
+        Some(Err(e)) => (None, Some(e.as_str())),
+        None => (None, None),
+    };
+    GpuJ {
+        address: g.address.to_string(),
+        vendor_id: g.vendor_id,
+        device_id: g.device_id,
+        name: &g.name,
+        slot: g.slot.as_deref(),
+        chip_id: g.chip_id,
+        numa_node: g.numa_node,
+        driver: g.driver.as_deref(),
+        iommu_group: g.iommu_group,
+        dt_path: g.dt_path.as_deref(),
+        npu_listed: g.npu.as_ref().map(Vec::len),
+        memory,
+        memory_error,
+        cpu_links: g
+            .cpu_links
+            .iter()
+            .map(|l| CpuLinkJ {
+                bridge: l.bridge.to_string(),
+                link_index: l.link_index,
+                speed_code: l.speed.map(|s| s.code()),
+            })
+            .collect(),
+        gpu_links: g
+            .gpu_links
+            .iter()
+            .map(|l| GpuLinkJ {
+                peer: l.peer.to_string(),
+                count: l.count,
+                inferred: l.inferred,
+            })
+            .collect(),
+        problems: &g.problems,
+    }
+}
+
+fn bridge(b: &Bridge) -> BridgeJ<'_> {
+    BridgeJ {
+        address: b.address.to_string(),
+        gpu: b.gpu.map(|a| a.to_string()),
+        link_index: b.link_index,
+        nv2_bridge: b.libvirt.is_nv2_bridge(),
+        driver: b.driver.as_deref(),
+        iommu_group: b.iommu_group,
+        dt_path: b.dt_path.as_deref(),
+        group_id: b.group_id,
+        chip_id: b.chip_id,
+        speed_code: b.speed.map(|s| s.code()),
+        tgt_addr: b.tgt_addr,
+        atsd: b.atsd,
+        libvirt_missing: b.libvirt.missing(),
+        vfio_problems: b.vfio.iter().map(ToString::to_string).collect(),
+        problems: &b.problems,
+    }
+}
+
+fn doc(r: &Report) -> Doc<'_> {
+    let t: &Topology = &r.topology;
+    Doc {
+        schema_version: SCHEMA_VERSION,
+        platform: PlatformJ {
+            model: t.platform.model.as_deref(),
+            compatible: &t.platform.compatible,
+            hostname: t.platform.hostname.as_deref(),
+            kernel: t.platform.kernel.as_deref(),
+            device_tree: t.platform.device_tree,
+            nvlink2: t.has_nvlink2(),
+            wiring: t.wiring.map(|w| w.key()),
+            summary: (!t.has_nvlink2()).then(|| no_nvlink2_sentence(t)),
+        },
+        npus: t.npus.iter().map(npu).collect(),
+        gpus: t.gpus.iter().map(gpu).collect(),
+        bridges: t.bridges.iter().map(bridge).collect(),
+        findings: r
+            .findings
+            .iter()
+            .map(|f| FindingJ {
+                severity: f.severity.as_str(),
+                code: f.code.as_str(),
+                subject: f.subject.to_string(),
+                message: &f.message,
+            })
+            .collect(),
+        notes: &t.notes,
+    }
+}
+
+/// The JSON report, pretty-printed, ending in a newline.
+pub fn json(r: &Report) -> String {
+    // Serializing plain structs of strings and numbers cannot fail; the fallback keeps the
+    // function total anyway.
+    let mut s = serde_json::to_string_pretty(&doc(r)).unwrap_or_else(|e| {
+        format!("{{\"schema_version\": {SCHEMA_VERSION}, \"error\": \"{e}\"}}")
+    });
+    s.push('\n');
+    s
+}

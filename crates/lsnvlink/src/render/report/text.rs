@@ -1,0 +1,247 @@
+//! The text report.
+
+use std::fmt::Write as _;
+
+use crate::audit::{Report, Severity, gbps};
+use crate::topology::{Bridge, Gpu, Topology};
+
+use super::{gpu_label, no_nvlink2_sentence, size_text};
+
+fn opt<T: std::fmt::Display>(v: Option<T>) -> String {
+    v.map_or_else(|| "?".to_owned(), |v| v.to_string())
+}
+
+fn speed(s: Option<devtree::NvlinkSpeed>) -> String {
+    match s {
+        Some(s) => match s.bits_per_second() {
+            Some(bps) => gbps(bps),
+            None => format!("unknown speed code {:#x}", s.code()),
+        },
+        None => "speed ?".to_owned(),
+    }
+}
+
+fn host_line(t: &Topology) -> String {
+    let p = &t.platform;
+    let mut line = format!("Host: {}", p.model.as_deref().unwrap_or("unknown model"));
+    if let Some(last) = p.compatible.last() {
+        let _ = write!(line, " ({last})");
+    }
+    if let Some(h) = &p.hostname {
+        let _ = write!(line, ", hostname {h}");
+    }
+    if let Some(k) = &p.kernel {
+        let _ = write!(line, ", kernel {k}");
+    }
+    line
+}
+
+/// The text report: host summary, NPUs, each GPU with its memory and links, unattached
+/// bridges, findings and notes.
+pub fn text(r: &Report) -> String {
+    let t = &r.topology;
+    let mut out = String::new();
+    if !t.has_nvlink2() {
+        let _ = writeln!(out, "{}", no_nvlink2_sentence(t));
+        findings_and_notes(r, &mut out);
+        return out;
+    }
+    let _ = writeln!(out, "{}", host_line(t));
+    let nv = t.nvlink2_gpus().count();
+    let mut summary = format!(
+        "NVLink2: {nv} GPU{}, {} NVLink bridge{} on {} NPU{}",
+        plural(nv),
+        t.bridges.len(),
+        plural(t.bridges.len()),
+        t.npus.len(),
+        plural(t.npus.len())
+    );
+    if let Some(w) = t.wiring {
+        let _ = write!(summary, "; wiring {} (highest ibm,npu-group-id)", w.label());
+    }
+    let _ = writeln!(out, "{summary}");
+    for n in &t.npus {
+        let _ = writeln!(
+            out,
+            "NPU {:04x} {}: chip {}, {} links, {} ATSD register{}",
+            n.domain,
+            n.dt_path,
+            opt(n.chip_id),
+            opt(n.links),
+            n.atsd.len(),
+            plural(n.atsd.len())
+        );
+    }
+    for g in &t.gpus {
+        out.push('\n');
+        gpu(t, g, &mut out);
+    }
+    let loose: Vec<&Bridge> = t
+        .bridges
+        .iter()
+        .filter(|b| {
+            !t.gpus
+                .iter()
+                .any(|g| g.cpu_links.iter().any(|l| l.bridge == b.address))
+        })
+        .collect();
+    if !loose.is_empty() {
+        let _ = writeln!(out, "\nNVLink bridges joined to no GPU:");
+        for b in loose {
+            let _ = writeln!(out, "  {}", bridge_line(b));
+            for p in &b.problems {
+                let _ = writeln!(out, "    problem: {p}");
+            }
+        }
+    }
+    out.push('\n');
+    findings_and_notes(r, &mut out);
+    out
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}
+
+fn bridge_line(b: &Bridge) -> String {
+    format!(
+        "link {:>2}  bridge {}  {}  driver {}  IOMMU group {}  ATSD {}  libvirt NV2 bridge: {}",
+        opt(b.link_index),
+        b.address,
+        speed(b.speed),
+        b.driver.as_deref().unwrap_or("none"),
+        opt(b.iommu_group),
+        b.atsd
+            .map_or_else(|| "none".to_owned(), |a| format!("{a:#x}")),
+        if b.libvirt.is_nv2_bridge() {
+            "yes".to_owned()
+        } else {
+            format!("no (lacks {})", b.libvirt.missing().join(", "))
+        }
+    )
+}
+
+fn gpu(t: &Topology, g: &Gpu, out: &mut String) {
+    let ids = match (g.vendor_id, g.device_id) {
+        (Some(v), Some(d)) => format!(" [{v:04x}:{d:04x}]"),
+        _ => String::new(),
+    };
+    let _ = writeln!(
+        out,
+        "{} {} {}{ids}",
+        gpu_label(t, g.address),
+        g.address,
+        g.name
+    );
+    let _ = writeln!(
+        out,
+        "  slot {}, chip {}, NUMA node {}, driver {}, IOMMU group {}",
+        g.slot.as_deref().unwrap_or("?"),
+        opt(g.chip_id),
+        opt(g.numa_node),
+        g.driver.as_deref().unwrap_or("none"),
+        opt(g.iommu_group)
+    );
+    match &g.memory {
+        Some(Ok(m)) => {
+            let _ = writeln!(
+                out,
+                "  memory: {} at {:#x}, tgt {}, NUMA node {} ({})",
+                size_text(m.size),
+                m.base,
+                m.tgt_addr
+                    .map_or_else(|| "?".to_owned(), |a| format!("{a:#x}")),
+                opt(m.numa_node),
+                m.dt_path
+            );
+        }
+        Some(Err(why)) => {
+            let _ = writeln!(out, "  memory: MISSING: {why}");
+        }
+        None => {
+            let _ = writeln!(out, "  memory: none (no NVLink bridges)");
+        }
+    }
+    let listed = g.npu.as_ref().map(Vec::len);
+    let _ = writeln!(
+        out,
+        "  CPU links: {}{}",
+        g.cpu_links.len(),
+        match listed {
+            Some(n) if n != g.cpu_links.len() => format!(" of {n} in ibm,npu"),
+            _ => String::new(),
+        }
+    );
+    for l in &g.cpu_links {
+        if let Some(b) = t.bridge(l.bridge) {
+            let _ = writeln!(out, "    {}", bridge_line(b));
+        }
+    }
+    for e in g.npu.iter().flatten().filter(|e| e.bridge.is_none()) {
+        let _ = writeln!(
+            out,
+            "    missing: {} (listed in ibm,npu, not on the PCI bus)",
+            e.dt_path.as_deref().unwrap_or("a phandle naming no node")
+        );
+    }
+    if g.gpu_links.is_empty() {
+        let _ = writeln!(out, "  GPU links: none");
+    } else {
+        let _ = writeln!(out, "  GPU links:");
+        for l in &g.gpu_links {
+            let _ = writeln!(
+                out,
+                "    {} {}  NV{}{}",
+                gpu_label(t, l.peer),
+                l.peer,
+                l.count,
+                if l.inferred {
+                    "  (inferred from the Witherspoon wiring: no ibm,nvlink-peers)"
+                } else {
+                    ""
+                }
+            );
+        }
+    }
+    for p in &g.problems {
+        let _ = writeln!(out, "  problem: {p}");
+    }
+}
+
+fn findings_and_notes(r: &Report, out: &mut String) {
+    let count = |s| r.findings.iter().filter(|f| f.severity == s).count();
+    if r.findings.is_empty() {
+        // A host without NVLink2 gets its one sentence only.
+        if r.topology.has_nvlink2() {
+            let _ = writeln!(out, "Findings: none");
+        }
+    } else {
+        let (e, w, i) = (
+            count(Severity::Error),
+            count(Severity::Warning),
+            count(Severity::Info),
+        );
+        let _ = writeln!(
+            out,
+            "Findings: {e} error{}, {w} warning{}, {i} info",
+            plural(e),
+            plural(w)
+        );
+        for f in &r.findings {
+            let _ = writeln!(
+                out,
+                "  {:<7} {} {}: {}",
+                f.severity.as_str(),
+                f.code,
+                f.subject,
+                f.message
+            );
+        }
+    }
+    if !r.topology.notes.is_empty() {
+        let _ = writeln!(out, "Notes:");
+        for n in &r.topology.notes {
+            let _ = writeln!(out, "  {n}");
+        }
+    }
+}

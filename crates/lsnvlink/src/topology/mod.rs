@@ -1,0 +1,279 @@
+//! The joined NVLink2 topology: which GPU is wired to which CPU through which NVLink bridges,
+//! which GPUs are linked to each other, where each GPU's memory sits, and which driver and
+//! IOMMU group each function has.
+//!
+//! [`Topology::read`] joins the PCI devices ([`pci::Pci`]) and the device tree
+//! ([`devtree::Tree`]) through each device's `of_node` link and the phandles between the
+//! nodes, following the relations Linux and vfio follow (open-power/skiboot `hw/npu2.c` writes
+//! them; torvalds/linux `arch/powerpc/platforms/powernv/npu-dma.c` and
+//! `drivers/vfio/pci/vfio_pci_nvlink2.c` read them):
+//!
+//! ```text
+//! GPU ──ibm,npu[i]──▶ NVLink bridge ──ibm,gpu──▶ GPU
+//! bridge ──memory-region──▶ /memory@… (reg: base, size; ibm,associativity: NUMA node)
+//! bridge ──ibm,nvlink──▶ link@N (ibm,npu-link-index) ──▶ NPU PHB ibm,mmio-atsd[index]
+//! GPU ──ibm,nvlink-peers──▶ peer GPUs (or, without it, the Witherspoon wiring)
+//! ```
+//!
+//! Nothing here fails on a partly broken host: what cannot be joined is said in the model
+//! (`None`, a problem string, a [`Topology::notes`] entry) and the audit
+//! ([`crate::audit`]) turns it into findings. Only an unreadable PCI bus is an error.
+//!
+//! ```
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let dir = tempfile::tempdir()?;
+//! std::fs::create_dir_all(dir.path().join("sys/bus/pci/devices"))?;
+//! let root = fsroot::Root::open(dir.path())?;
+//! let topology = lsnvlink::topology::Topology::read(&root, &pci::Names::builtin())?;
+//! assert!(!topology.has_nvlink2());
+//! assert!(topology.gpus.is_empty());
+//! # Ok(()) }
+//! ```
+
+mod join;
+pub mod nv2;
+mod wiring;
+
+use devtree::NvlinkSpeed;
+use pci::PciAddress;
+
+pub use wiring::Wiring;
+
+/// PCI vendor id of NVIDIA.
+pub const VENDOR_NVIDIA: u16 = 0x10de;
+/// PCI vendor id of IBM.
+pub const VENDOR_IBM: u16 = 0x1014;
+/// PCI device id of the POWER9 NPU2 NVLink bridge function (open-power/skiboot `hw/npu2.c`,
+/// `npu2_populate_cfg`: vendor/device word `0x04ea1014`).
+pub const DEVICE_NPU2_BRIDGE: u16 = 0x04ea;
+
+/// The PCI bus of the host could not be read at all.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TopologyError {
+    /// `/sys/bus/pci/devices` cannot be listed.
+    #[error(transparent)]
+    Pci(#[from] pci::Error),
+}
+
+/// The whole joined view of one host.
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct Topology {
+    /// What the host is.
+    pub platform: Platform,
+    /// NVIDIA GPUs (display/3D class), sorted by address: NVLink2 GPUs and plain PCIe ones.
+    pub gpus: Vec<Gpu>,
+    /// NVLink bridge functions present on the PCI bus, sorted by address.
+    pub bridges: Vec<Bridge>,
+    /// NPU PHBs (one per socket), sorted by PCI domain.
+    pub npus: Vec<Npu>,
+    /// The Witherspoon wiring told from the highest `ibm,npu-group-id`, if there are link
+    /// nodes.
+    pub wiring: Option<Wiring>,
+    /// What could not be read or joined, in words (sorted, deduplicated).
+    pub notes: Vec<String>,
+}
+
+/// What the host is, from the device tree and `/proc`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Platform {
+    /// The device tree's `/model` (`8335-GTH`).
+    pub model: Option<String>,
+    /// The device tree's `/compatible` list (`ibm,powernv`, …, `ibm,witherspoon`).
+    pub compatible: Vec<String>,
+    /// `/proc/sys/kernel/hostname`.
+    pub hostname: Option<String>,
+    /// `/proc/sys/kernel/osrelease`.
+    pub kernel: Option<String>,
+    /// Whether a device tree was found (`/proc/device-tree`).
+    pub device_tree: bool,
+}
+
+/// One NVIDIA GPU.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Gpu {
+    /// Its PCI address.
+    pub address: PciAddress,
+    /// PCI vendor id.
+    pub vendor_id: Option<u16>,
+    /// PCI device id.
+    pub device_id: Option<u16>,
+    /// Device name (`GV100GL [Tesla V100 SXM2 16GB]`), or `Device 1db1` when unnamed.
+    pub name: String,
+    /// Slot label: the device-tree `ibm,loc-code` (`GPU0`), else the PCI slot.
+    pub slot: Option<String>,
+    /// Chip (socket) id: `ibm,chip-id` of the GPU's PHB, else of its NPU.
+    pub chip_id: Option<u32>,
+    /// NUMA node of the GPU's PCI function (`numa_node`).
+    pub numa_node: Option<u32>,
+    /// Bound driver.
+    pub driver: Option<String>,
+    /// IOMMU group.
+    pub iommu_group: Option<u32>,
+    /// Device-tree node path (from `of_node`).
+    pub dt_path: Option<String>,
+    /// Its parent on the PCI bus (bridge or root bus), for the matrix's `PIX`.
+    pub pci_parent: pci::Parent,
+    /// The bridges the GPU's `ibm,npu` lists, in order (`None` when it has no `ibm,npu`).
+    pub npu: Option<Vec<NpuEntry>>,
+    /// Its GPU memory, or why it cannot be told (`None` for a GPU without NVLink bridges).
+    pub memory: Option<Result<GpuMemory, String>>,
+    /// Its links to the CPU: the NVLink bridge functions present on the bus, by address.
+    pub cpu_links: Vec<CpuLink>,
+    /// Its links to other GPUs, by peer address.
+    pub gpu_links: Vec<GpuLink>,
+    /// What could not be read about this GPU.
+    pub problems: Vec<String>,
+}
+
+impl Gpu {
+    /// Whether the GPU is an NVLink2 GPU: it lists NVLink bridges, or a bridge names it.
+    pub fn is_nvlink2(&self) -> bool {
+        self.npu.as_ref().is_some_and(|n| !n.is_empty()) || !self.cpu_links.is_empty()
+    }
+}
+
+/// One entry of a GPU's `ibm,npu` list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct NpuEntry {
+    /// The bridge's device-tree path (`None` when the phandle names no node).
+    pub dt_path: Option<String>,
+    /// The bridge's PCI address, when a function on the bus has that node.
+    pub bridge: Option<PciAddress>,
+}
+
+/// A GPU's memory, from the bridge's `memory-region` node (vfio reads the first bridge's).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct GpuMemory {
+    /// Base address (`reg`, first entry).
+    pub base: u64,
+    /// Size of the aperture (128 GiB on an AC922, whatever the GPU carries).
+    pub size: u64,
+    /// NUMA node: the memory node's `ibm,associativity` at the first reference point, else
+    /// its `ibm,chip-id` (255 counting down on an AC922).
+    pub numa_node: Option<u32>,
+    /// The bridge's `ibm,device-tgt-addr`.
+    pub tgt_addr: Option<u64>,
+    /// Path of the memory node (`/memory@40000000000`).
+    pub dt_path: String,
+}
+
+/// One GPU ↔ CPU link: an NVLink bridge function of the GPU.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct CpuLink {
+    /// The bridge's PCI address.
+    pub bridge: PciAddress,
+    /// The link index in the NPU (`ibm,npu-link-index` of its `ibm,nvlink` node).
+    pub link_index: Option<u32>,
+    /// The link speed (`ibm,nvlink-speed`).
+    pub speed: Option<NvlinkSpeed>,
+}
+
+/// GPU ↔ GPU links to one peer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct GpuLink {
+    /// The peer GPU.
+    pub peer: PciAddress,
+    /// How many links (bonded: `NV#` in the matrix).
+    pub count: u32,
+    /// True when taken from the Witherspoon wiring because firmware has no
+    /// `ibm,nvlink-peers`.
+    pub inferred: bool,
+}
+
+/// One NVLink bridge function (`1014:04ea`), present on the PCI bus.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Bridge {
+    /// Its PCI address.
+    pub address: PciAddress,
+    /// Its GPU (`ibm,gpu`), when that node is a GPU on the bus.
+    pub gpu: Option<PciAddress>,
+    /// Device-tree node path.
+    pub dt_path: Option<String>,
+    /// Link index (`ibm,npu-link-index` of its `ibm,nvlink` node).
+    pub link_index: Option<u32>,
+    /// Group id of the link (`ibm,npu-group-id`): which GPU of the socket.
+    pub group_id: Option<u32>,
+    /// Chip (socket) of its NPU.
+    pub chip_id: Option<u32>,
+    /// Link speed (`ibm,nvlink-speed`).
+    pub speed: Option<NvlinkSpeed>,
+    /// `ibm,device-tgt-addr`.
+    pub tgt_addr: Option<u64>,
+    /// Its ATSD register: the NPU PHB's `ibm,mmio-atsd[link index]` (`None`: no entry).
+    pub atsd: Option<u64>,
+    /// libvirt's NV2-bridge test on its `of_node`.
+    pub libvirt: nv2::LibvirtCheck,
+    /// What the kernel's vfio NPU2 code requires and this bridge lacks.
+    pub vfio: Vec<nv2::VfioProblem>,
+    /// Bound driver.
+    pub driver: Option<String>,
+    /// IOMMU group.
+    pub iommu_group: Option<u32>,
+    /// What could not be read about this bridge.
+    pub problems: Vec<String>,
+}
+
+/// One NPU PHB (`/pciex@6030200000000`): the NVLink side of one socket.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Npu {
+    /// Its PCI domain (`0006`, `0007` on an AC922).
+    pub domain: u32,
+    /// Device-tree path.
+    pub dt_path: String,
+    /// Chip (socket) id (`ibm,chip-id`).
+    pub chip_id: Option<u32>,
+    /// Number of links (`ibm,links`).
+    pub links: Option<u32>,
+    /// ATSD registers (`ibm,mmio-atsd`): 8 since skiboot v6.2, one before, none when absent.
+    pub atsd: Vec<u64>,
+}
+
+impl Topology {
+    /// Reads and joins the host under `root`; `names` names the GPUs.
+    pub fn read(root: &fsroot::Root, names: &pci::Names) -> Result<Topology, TopologyError> {
+        join::read(root, names)
+    }
+
+    /// Whether the host has any NVLink2 hardware: an NVLink bridge function, or a GPU with
+    /// NVLink bridges.
+    pub fn has_nvlink2(&self) -> bool {
+        !self.bridges.is_empty() || self.gpus.iter().any(Gpu::is_nvlink2)
+    }
+
+    /// The GPU at `address`.
+    pub fn gpu(&self, address: PciAddress) -> Option<&Gpu> {
+        self.gpus.iter().find(|g| g.address == address)
+    }
+
+    /// The bridge at `address`.
+    pub fn bridge(&self, address: PciAddress) -> Option<&Bridge> {
+        self.bridges.iter().find(|b| b.address == address)
+    }
+
+    /// Names the GPUs again from `names` (e.g. the system's `pci.ids` after a read with the
+    /// built-in names); GPUs `names` does not know keep their name.
+    pub fn rename_gpus(&mut self, names: &pci::Names) {
+        for g in &mut self.gpus {
+            if let (Some(v), Some(d)) = (g.vendor_id, g.device_id)
+                && let Some(name) = names.device(v, d)
+            {
+                g.name = name.to_owned();
+            }
+        }
+    }
+
+    /// The NVLink2 GPUs, in address order.
+    pub fn nvlink2_gpus(&self) -> impl Iterator<Item = &Gpu> {
+        self.gpus.iter().filter(|g| g.is_nvlink2())
+    }
+}
