@@ -113,7 +113,12 @@ pub fn run(root: &Path, args: &[String]) -> Result<()> {
     let copied = work.join("root");
     if !copied.join("proc/device-tree").exists() {
         let _ = std::fs::remove_dir_all(&copied);
-        let out = run_out(Command::new(&helper).arg("write-root").arg(&blob).arg(&copied))?;
+        let out = run_out(
+            Command::new(&helper)
+                .arg("write-root")
+                .arg(&blob)
+                .arg(&copied),
+        )?;
         println!("directory form: {}", out.trim());
     }
     let base = copied.join("sys/firmware/devicetree/base");

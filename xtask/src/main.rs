@@ -6,6 +6,8 @@
 //!   stable toolchain (`--sanitizer none`), seeded from `fuzz/seeds/TARGET`.
 //! - `cargo xtask testdata [--check]`: regenerates the test captures in `testdata/captures`
 //!   from the host model in `src/testdata/` (or checks that they are up to date).
+//! - `cargo xtask bench TARGET [OPTIONS]`: a benchmark side by side with the peer tool (not
+//!   run in CI); `dt` compares `lsnvlink dt dump` with dtc on a large QEMU tree.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -13,6 +15,7 @@ use std::process::Command;
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 
+mod bench_dt;
 mod testdata;
 
 #[derive(Parser)]
@@ -43,6 +46,14 @@ enum Task {
         #[arg(long)]
         check: bool,
     },
+    /// Benchmark against the peer tool (targets: dt); prints medians and ratios.
+    Bench {
+        /// What to benchmark: dt.
+        target: String,
+        /// Options of that benchmark (dt: --min-runs 20).
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
 }
 
 fn main() -> Result<()> {
@@ -54,6 +65,10 @@ fn main() -> Result<()> {
             seconds,
         } => fuzz(target, all, seconds),
         Task::Testdata { check } => testdata::run(&project_root(), check),
+        Task::Bench { target, args } => match target.as_str() {
+            "dt" => bench_dt::run(&project_root(), &args),
+            other => bail!("no benchmark {other:?}; benchmarks: dt"),
+        },
     }
 }
 
