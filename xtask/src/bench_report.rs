@@ -1,8 +1,9 @@
 //! `cargo xtask bench report [--capture NAME] [--min-runs N]`: the whole `lsnvlink` process
 //! writing the report of a bundled capture (default: the 6-GPU one), in every format, read
 //! from the archive and from the same capture unpacked into a directory (`--root`, the way a
-//! live host is read). Wall time by hyperfine (median), peak RSS by GNU time (`%M`), checked
-//! against the targets of the report issue: median ≤ 10 ms, peak RSS ≤ 16 MB.
+//! live host is read). Wall time by hyperfine (median), peak RSS by GNU time (`%M`, the largest
+//! of 10 runs). The `--capture` rows are checked against the targets of the report issue:
+//! median ≤ 10 ms, peak RSS ≤ 16 MB; the benchmark fails when they are missed.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -127,10 +128,13 @@ pub fn run(root: &Path, args: &[String]) -> Result<()> {
             "| `{source}` | {format} | {ms:.2} ms | {:.1} MB |",
             *kb as f64 / 1024.0
         );
-        ok &= *ms <= MAX_MEDIAN_MS && *kb <= MAX_RSS_KB;
+        // The issue's targets are for the capture; `--root` is shown for comparison.
+        if source == "--capture" {
+            ok &= *ms <= MAX_MEDIAN_MS && *kb <= MAX_RSS_KB;
+        }
     }
     println!(
-        "\ntargets: median ≤ {MAX_MEDIAN_MS} ms, peak RSS ≤ {} MB: {}",
+        "\ntargets (--capture): median ≤ {MAX_MEDIAN_MS} ms, peak RSS ≤ {} MB: {}",
         MAX_RSS_KB / 1024,
         if ok { "met" } else { "NOT met" }
     );

@@ -37,6 +37,10 @@ pub struct ReportArgs {
 
 /// What `--help` says about exit codes (a contract for scripts).
 pub const EXIT_CODES: &str = "\
+Without a command, lsnvlink reports the NVLink2 topology of the host (the live system, or
+--root DIR / --capture FILE): each GPU's links to its CPU and to other GPUs, its memory and
+NUMA node, and the audit findings.
+
 Exit codes:
   0  the report was written and no finding is an error
   1  the report was written and at least one finding is an error
