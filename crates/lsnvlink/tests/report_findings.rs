@@ -136,13 +136,16 @@ fn memory_region_missing() {
         ]
     );
     assert!(r.has_errors());
-    assert!(
-        subjects(
-            &from_capture("ac922-4gpu-16gb-nvidia"),
-            Code::MemoryRegionMissing
-        )
-        .is_empty()
-    );
+    // The kernel's vfio code would give the guest no GPU RAM for any of them.
+    for g in &r.topology.gpus {
+        assert_eq!(
+            g.vfio.iter().map(|p| p.property).collect::<Vec<_>>(),
+            ["memory-region"]
+        );
+    }
+    let healthy = from_capture("ac922-4gpu-16gb-nvidia");
+    assert!(subjects(&healthy, Code::MemoryRegionMissing).is_empty());
+    assert!(healthy.topology.gpus.iter().all(|g| g.vfio.is_empty()));
 
     // A memory node whose reg cannot be decoded is as bad as none.
     let host = Host::new("ac922-4gpu-16gb-nvidia");

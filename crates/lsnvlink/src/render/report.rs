@@ -60,3 +60,32 @@ pub(crate) fn gpu_label(t: &Topology, address: pci::PciAddress) -> String {
         .position(|g| g.address == address)
         .map_or_else(|| address.to_string(), |i| format!("GPU{i}"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::topology::Platform;
+
+    #[test]
+    fn sizes_print_in_gib_when_whole() {
+        assert_eq!(size_text(0x20_0000_0000), "128 GiB");
+        assert_eq!(size_text(1 << 30), "1 GiB");
+        assert_eq!(size_text(1000), "1000 bytes");
+        assert_eq!(size_text(0), "0 bytes");
+    }
+
+    #[test]
+    fn the_no_nvlink2_sentence_says_why() {
+        let mut t = Topology::default();
+        assert_eq!(
+            no_nvlink2_sentence(&t),
+            "No NVLink2 hardware on this host: no device tree (not a POWER host), so no \
+             NVLink2 bridges; it has no NVIDIA GPU."
+        );
+        t.platform = Platform {
+            device_tree: true,
+            ..Platform::default()
+        };
+        assert!(no_nvlink2_sentence(&t).contains("no NVLink2 bridge function (1014:04ea)"));
+    }
+}

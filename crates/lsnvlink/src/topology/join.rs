@@ -128,6 +128,7 @@ fn plain_gpu(d: &Device, names: &Names) -> Gpu {
         memory: None,
         cpu_links: Vec::new(),
         gpu_links: Vec::new(),
+        vfio: Vec::new(),
         problems: d.errors.iter().map(ToString::to_string).collect(),
     }
 }
@@ -302,6 +303,7 @@ impl<'r, 't, 'a> Joiner<'r, 't, 'a> {
             return g;
         };
         g.slot = node.loc_code().ok().map(str::to_owned).or(g.slot);
+        g.vfio = nv2::vfio_gpu(&node);
         g.chip_id = chip_of(node);
         // The bridge nodes, in `ibm,npu` order (the order vfio and npu-dma index them by).
         let mut bridge_nodes: Vec<Node<'t, 'a>> = Vec::new();

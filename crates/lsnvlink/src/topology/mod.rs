@@ -125,6 +125,9 @@ pub struct Gpu {
     pub cpu_links: Vec<CpuLink>,
     /// Its links to other GPUs, by peer address.
     pub gpu_links: Vec<GpuLink>,
+    /// What the kernel's vfio NVLink2 code needs for this GPU and its device tree lacks
+    /// ([`nv2::vfio_gpu`]).
+    pub vfio: Vec<nv2::VfioProblem>,
     /// What could not be read about this GPU.
     pub problems: Vec<String>,
 }

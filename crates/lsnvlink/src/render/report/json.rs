@@ -84,6 +84,7 @@ struct GpuJ<'a> {
     memory_error: Option<&'a str>,
     cpu_links: Vec<CpuLinkJ>,
     gpu_links: Vec<GpuLinkJ>,
+    vfio_problems: Vec<String>,
     problems: &'a [String],
 }
 
@@ -171,6 +172,7 @@ fn gpu(g: &Gpu) -> GpuJ<'_> {
                 inferred: l.inferred,
             })
             .collect(),
+        vfio_problems: g.vfio.iter().map(ToString::to_string).collect(),
         problems: &g.problems,
     }
 }
