@@ -7,7 +7,7 @@
 //! - `cargo xtask testdata [--check]`: regenerates the test captures in `testdata/captures`
 //!   from the host model in `src/testdata/` (or checks that they are up to date).
 //! - `cargo xtask bench TARGET [OPTIONS]`: a benchmark side by side with the peer tool (not
-//!   run in CI); `dt` compares `lsnvlink dt dump` with dtc on a large QEMU tree.
+//!   run in CI); `pci` compares `lsnvlink pci` with lspci on generated trees.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -16,6 +16,8 @@ use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 
 mod bench_dt;
+mod bench_pci;
+mod bench_report;
 mod testdata;
 
 #[derive(Parser)]
@@ -46,11 +48,11 @@ enum Task {
         #[arg(long)]
         check: bool,
     },
-    /// Benchmark against the peer tool (targets: dt); prints medians and ratios.
+    /// Benchmark against the peer tool (targets: dt, pci, report); prints medians and ratios.
     Bench {
-        /// What to benchmark: dt.
+        /// What to benchmark: dt or pci.
         target: String,
-        /// Options of that benchmark (dt: --min-runs 20).
+        /// Options of that benchmark (pci: --sizes 200,2000,10000 --min-runs 10; dt: --min-runs 20).
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
@@ -67,7 +69,9 @@ fn main() -> Result<()> {
         Task::Testdata { check } => testdata::run(&project_root(), check),
         Task::Bench { target, args } => match target.as_str() {
             "dt" => bench_dt::run(&project_root(), &args),
-            other => bail!("no benchmark {other:?}; benchmarks: dt"),
+            "pci" => bench_pci::run(&project_root(), &args),
+            "report" => bench_report::run(&project_root(), &args),
+            other => bail!("no benchmark {other:?}; benchmarks: dt, pci, report"),
         },
     }
 }

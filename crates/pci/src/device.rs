@@ -42,10 +42,17 @@ impl Class {
         u16::from_be_bytes([self.base(), self.sub()])
     }
 
-    /// Whether this is a bridge class (`0x06`), the only devices whose configuration header
-    /// can hold bus numbers.
+    /// Whether this is a bridge class (`0x06`): host bridges, NVLink bridges (`0x0680`), PCI
+    /// bridges.
     pub fn is_bridge(&self) -> bool {
         self.base() == 0x06
+    }
+
+    /// Whether this class forwards to buses behind it: PCI-to-PCI (`0x0604`), CardBus
+    /// (`0x0607`) or semi-transparent PCI-to-PCI (`0x0609`) bridges, whose configuration
+    /// header (type 1 or 2) holds the bus numbers.
+    pub fn forwards_buses(&self) -> bool {
+        self.base() == 0x06 && matches!(self.sub(), 0x04 | 0x07 | 0x09)
     }
 }
 

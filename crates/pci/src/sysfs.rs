@@ -1,12 +1,14 @@
 //! Reading `/sys/bus/pci` through an [`fsroot::Root`].
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Component, Path, PathBuf};
 
 use fsroot::{EntryKind, Root};
 
 use crate::address::{BusAddress, PciAddress};
-use crate::config::ConfigHeader;
+use std::io::Read as _;
+
+use crate::config::{ConfigHeader, HEADER_LEN};
 use crate::device::{AttrError, Attribute, Class, Device, Parent, Problem};
 use crate::value::{self, ValueError};
 
@@ -26,20 +28,36 @@ pub enum ConfigRead {
     /// Only for a device whose `revision` or subsystem files are missing, to take those values
     /// from the header instead.
     Fallback,
-    /// For bridge-class devices (`0x06….`), whose header holds the bus numbers behind them;
-    /// and for any device whose `revision` or subsystem files are missing.
+    /// For bridges that forward to buses behind them ([`Class::forwards_buses`](crate::Class::forwards_buses)),
+    /// whose header holds those bus numbers; and for any device whose `revision` or subsystem
+    /// files are missing.
     #[default]
     Bridges,
     /// For every device.
     Always,
 }
 
-/// Which attributes to read beyond the always-read `vendor`, `device`, `class` and `revision`.
+/// Which attributes to read beyond the always-read `class`.
 ///
-/// A listing like `lspci -n` needs none of them; fewer files read is a faster walk.
+/// Fewer files read is a faster walk: a listing like `lspci -n` needs four files per device,
+/// a tree like `lspci -t` the link, `class` and (for bridges) `config`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Fields {
+    /// `vendor`, `device` and `revision` (`class` is always read).
+    pub ids: bool,
+    /// The parent, from the `/sys/bus/pci/devices/<address>` link's text. Without it the
+    /// attributes are read through the link and [`Device::parent`] stays
+    /// [`Parent::Unknown`](crate::Parent::Unknown), without an error.
+    pub parent: bool,
+    /// Take `vendor`, `device` and `class` from the device's `uevent` (`PCI_ID`, `PCI_CLASS`)
+    /// when it has them: one file instead of three. Their own files are read (and their
+    /// problems reported) when `uevent` is missing or incomplete.
+    pub uevent: bool,
+    /// With `parent`: find devices by walking `/sys/devices/pci*` (one directory listing per
+    /// bridge) instead of reading every device's bus link; devices the walk does not reach
+    /// are still found through their link. Cheaper when most devices are endpoints.
+    pub walk: bool,
     /// `subsystem_vendor`, `subsystem_device`.
     pub subsystem: bool,
     /// `numa_node`.
@@ -59,9 +77,13 @@ pub struct Fields {
 }
 
 impl Fields {
-    /// Everything, `config` for bridges only.
+    /// Everything, each from its own file, `config` for bridges only.
     pub fn all() -> Fields {
         Fields {
+            ids: true,
+            parent: true,
+            uevent: false,
+            walk: false,
             subsystem: true,
             numa_node: true,
             iommu_group: true,
@@ -73,9 +95,14 @@ impl Fields {
         }
     }
 
-    /// Only the ids, class and revision; `config` only when the `revision` file is missing.
+    /// Only the ids, class and revision, as a listing like `lspci -n` needs (from `uevent`
+    /// and `revision`: two files per device); `config` only when `revision` is missing.
     pub fn minimal() -> Fields {
         Fields {
+            ids: true,
+            parent: false,
+            uevent: true,
+            walk: false,
             subsystem: false,
             numa_node: false,
             iommu_group: false,
@@ -160,9 +187,18 @@ impl Pci {
         } else {
             HashMap::new()
         };
+        let mut walked = if fields.parent && fields.walk {
+            walk(root, &names, fields)
+        } else {
+            HashMap::new()
+        };
         let mut devices = Vec::with_capacity(names.len());
         for address in names {
-            match read_device(root, address, fields) {
+            let read = match walked.remove(&address) {
+                Some(read) => read,
+                None => read_device(root, address, fields),
+            };
+            match read {
                 Ok(mut device) => {
                     device.slot = slots
                         .get(&(address.domain(), address.bus(), address.device()))
@@ -209,74 +245,69 @@ pub struct Vanished;
 
 /// Reads one device. `Err(Vanished)` when its entry no longer exists.
 pub fn read_device(root: &Root, address: PciAddress, fields: &Fields) -> Result<Device, Vanished> {
+    read_device_at(root, address, fields, None)
+}
+
+/// Reads one device, from its canonical directory and parent when they are already known.
+fn read_device_at(
+    root: &Root,
+    address: PciAddress,
+    fields: &Fields,
+    known: Option<(String, Parent)>,
+) -> Result<Device, Vanished> {
     let mut device = Device::new(address);
     let entry = format!("{DEVICES_DIR}/{address}");
-    // The link's text gives the canonical path (and so the parent) without resolving each
-    // component; reading attributes through it skips the link on every open.
-    let dir = match root.read_link(&entry) {
-        Ok(text) => match canonical(Path::new(DEVICES_DIR), &text) {
-            Some(path)
-                if path.file_name().and_then(|n| n.to_str()) == Some(&address.to_string()) =>
-            {
-                device.parent = parent_of(&path);
-                if device.parent == Parent::Unknown {
-                    device.fail(
-                        Attribute::Link,
-                        Problem::BadLink {
-                            target: text.to_string_lossy().into_owned(),
-                            reason: "does not end in a PCI bus directory, parent unknown",
-                        },
-                    );
-                }
-                let s = path.to_string_lossy().into_owned();
-                device.sysfs_path = Some(s.clone());
-                s
-            }
-            _ => {
-                device.fail(
-                    Attribute::Link,
-                    Problem::BadLink {
-                        target: text.to_string_lossy().into_owned(),
-                        reason: "does not name this device's directory, parent unknown",
-                    },
-                );
-                entry.clone()
-            }
-        },
-        Err(e) if e.is_not_found() => return Err(Vanished),
-        Err(e) => {
-            // A copied tree may hold the device as a plain directory: read it there.
-            if root.kind(&entry).ok() != Some(EntryKind::Dir) {
-                device.fail(Attribute::Link, Problem::from_fs(&e));
-            } else {
-                device.fail(
-                    Attribute::Link,
-                    Problem::BadLink {
-                        target: String::new(),
-                        reason: "is a directory, not a link: parent unknown",
-                    },
-                );
-            }
-            entry.clone()
+    let dir = match known {
+        Some((dir, parent)) => {
+            device.parent = parent;
+            device.sysfs_path = Some(dir.clone());
+            dir
         }
+        None if fields.parent => locate(root, &entry, address, &mut device)?,
+        None => entry.clone(),
     };
     let reader = Reader { root, dir: &dir };
 
-    device.vendor_id = reader.value(&mut device.errors, Attribute::Vendor, value::parse_id);
-    // The first attribute tells whether the device is still there.
-    if device.vendor_id.is_none()
-        && device
-            .error(Attribute::Vendor)
+    // One `uevent` read can stand for `vendor`, `device` and `class` (the kernel prints the
+    // same fields there: `pci_uevent` in torvalds/linux drivers/pci/pci-driver.c).
+    let from_uevent = if fields.ids && fields.uevent {
+        match root.read_attr(format!("{dir}/uevent")) {
+            Ok(bytes) => Uevent::parse(&bytes),
+            Err(e) if e.is_not_found() && !root.exists(&dir) => return Err(Vanished),
+            Err(_) => None,
+        }
+    } else {
+        None
+    };
+    if let Some(u) = from_uevent {
+        device.vendor_id = Some(u.vendor);
+        device.device_id = Some(u.device);
+        device.class = Some(u.class);
+    } else {
+        let first = if fields.ids {
+            device.vendor_id = reader.value(&mut device.errors, Attribute::Vendor, value::parse_id);
+            device.device_id = reader.value(&mut device.errors, Attribute::Device, value::parse_id);
+            Attribute::Vendor
+        } else {
+            Attribute::Class
+        };
+        device.class = reader
+            .value(&mut device.errors, Attribute::Class, value::parse_class)
+            .and_then(Class::new);
+        // The first attribute read tells whether the device is still there.
+        if device
+            .error(first)
             .is_some_and(|e| e.problem == Problem::Missing)
-        && !root.exists(&dir)
-    {
-        return Err(Vanished);
+            && !root.exists(&dir)
+        {
+            return Err(Vanished);
+        }
     }
-    device.device_id = reader.value(&mut device.errors, Attribute::Device, value::parse_id);
-    device.class = reader
-        .value(&mut device.errors, Attribute::Class, value::parse_class)
-        .and_then(Class::new);
-    let revision = reader.optional(Attribute::Revision, value::parse_u8);
+    let revision = if fields.ids {
+        reader.optional(Attribute::Revision, value::parse_u8)
+    } else {
+        Ok(Some(0))
+    };
     let (subsystem_vendor, subsystem_device) = if fields.subsystem {
         (
             reader.optional(Attribute::SubsystemVendor, value::parse_id),
@@ -290,7 +321,8 @@ pub fn read_device(root: &Root, address: PciAddress, fields: &Fields) -> Result<
         ConfigRead::Never => false,
         ConfigRead::Always => true,
         ConfigRead::Fallback | ConfigRead::Bridges => {
-            (fields.config == ConfigRead::Bridges && device.class.is_some_and(|c| c.is_bridge()))
+            (fields.config == ConfigRead::Bridges
+                && device.class.is_some_and(|c| c.forwards_buses()))
                 || matches!(revision, Ok(None))
                 || (fields.subsystem
                     && (matches!(subsystem_vendor, Ok(None))
@@ -304,12 +336,14 @@ pub fn read_device(root: &Root, address: PciAddress, fields: &Fields) -> Result<
 
     // The revision and subsystem ids fall back to configuration space, as lspci's sysfs
     // backend does (pciutils lib/sysfs.c).
-    device.revision = settle(
-        &mut device.errors,
-        Attribute::Revision,
-        revision,
-        config.map(|c| c.revision),
-    );
+    if fields.ids {
+        device.revision = settle(
+            &mut device.errors,
+            Attribute::Revision,
+            revision,
+            config.map(|c| c.revision),
+        );
+    }
     if fields.subsystem {
         let from_config = config.and_then(|c| c.subsystem);
         device.subsystem_vendor_id = settle(
@@ -386,6 +420,110 @@ pub fn read_device(root: &Root, address: PciAddress, fields: &Fields) -> Result<
     Ok(device)
 }
 
+/// Finds listed devices by walking `/sys/devices/pci*` from the root buses down, listing only
+/// the directories of bridges that forward to buses: one listing per bridge instead of one
+/// link per device. Each device found is read (its parent known from where it was found).
+/// Devices the walk does not reach are left to the caller (read through their bus link).
+fn walk(
+    root: &Root,
+    listed: &[PciAddress],
+    fields: &Fields,
+) -> HashMap<PciAddress, Result<Device, Vanished>> {
+    let wanted: HashSet<PciAddress> = listed.iter().copied().collect();
+    let mut found = HashMap::with_capacity(listed.len());
+    let mut stack: Vec<(String, Parent)> = root
+        .read_dir("/sys/devices")
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|name| {
+            let bus = BusAddress::from_root_dir_name(&name).ok()?;
+            Some((format!("/sys/devices/{name}"), Parent::RootBus(bus)))
+        })
+        .collect();
+    while let Some((dir, parent)) = stack.pop() {
+        let Ok(names) = root.read_dir(&dir) else {
+            continue;
+        };
+        for name in names {
+            let Ok(address) = name.parse::<PciAddress>() else {
+                continue;
+            };
+            if !wanted.contains(&address) || found.contains_key(&address) {
+                continue;
+            }
+            let path = format!("{dir}/{name}");
+            let read = read_device_at(root, address, fields, Some((path.clone(), parent)));
+            if let Ok(device) = &read
+                && device.class.is_some_and(|c| c.forwards_buses())
+            {
+                stack.push((path, Parent::Bridge(address)));
+            }
+            found.insert(address, read);
+        }
+    }
+    found
+}
+
+/// Reads the bus entry's link: the canonical directory (returned, to read attributes from)
+/// and the parent. `Err(Vanished)` when the entry is gone.
+fn locate(
+    root: &Root,
+    entry: &str,
+    address: PciAddress,
+    device: &mut Device,
+) -> Result<String, Vanished> {
+    // The link's text gives the canonical path (and so the parent) without resolving each
+    // component; reading attributes through it skips the link on every open.
+    let dir = match root.read_link(entry) {
+        Ok(text) => match canonical(Path::new(DEVICES_DIR), &text) {
+            Some(path)
+                if path.file_name().and_then(|n| n.to_str()) == Some(&address.to_string()) =>
+            {
+                device.parent = parent_of(&path);
+                if device.parent == Parent::Unknown {
+                    device.fail(
+                        Attribute::Link,
+                        Problem::BadLink {
+                            target: text.to_string_lossy().into_owned(),
+                            reason: "does not end in a PCI bus directory, parent unknown",
+                        },
+                    );
+                }
+                let s = path.to_string_lossy().into_owned();
+                device.sysfs_path = Some(s.clone());
+                s
+            }
+            _ => {
+                device.fail(
+                    Attribute::Link,
+                    Problem::BadLink {
+                        target: text.to_string_lossy().into_owned(),
+                        reason: "does not name this device's directory, parent unknown",
+                    },
+                );
+                entry.to_owned()
+            }
+        },
+        Err(e) if e.is_not_found() => return Err(Vanished),
+        Err(e) => {
+            // A copied tree may hold the device as a plain directory: read it there.
+            if root.kind(entry).ok() != Some(EntryKind::Dir) {
+                device.fail(Attribute::Link, Problem::from_fs(&e));
+            } else {
+                device.fail(
+                    Attribute::Link,
+                    Problem::BadLink {
+                        target: String::new(),
+                        reason: "is a directory, not a link: parent unknown",
+                    },
+                );
+            }
+            entry.to_owned()
+        }
+    };
+    Ok(dir)
+}
+
 /// The value of an attribute with a configuration-space fallback: the file's value, else the
 /// fallback when the file is missing, else the file's error.
 fn settle<T>(
@@ -458,9 +596,7 @@ impl Reader<'_> {
 
     /// The first 64 bytes of `config`.
     fn config(&self, errors: &mut Vec<AttrError>) -> Option<ConfigHeader> {
-        // fsroot reads an attribute with one read of up to a page; only the first 64 bytes
-        // are decoded.
-        match self.root.read_attr(self.path(Attribute::Config)) {
+        match self.config_bytes() {
             Ok(bytes) => {
                 let header = ConfigHeader::parse(&bytes);
                 if header.is_none() {
@@ -471,14 +607,47 @@ impl Reader<'_> {
                 }
                 header
             }
-            Err(e) => {
+            Err(problem) => {
                 errors.push(AttrError {
                     attribute: Attribute::Config,
-                    problem: Problem::from_fs(&e),
+                    problem,
                 });
                 None
             }
         }
+    }
+
+    /// The first 64 bytes of `config` (fewer if the file is shorter).
+    ///
+    /// On the live system every byte read from `config` is a configuration-space access, and
+    /// `Root::read_attr` reads up to a page (4096 bytes as root), so the live file is read
+    /// here with a bounded read of the header alone (live paths go to the kernel unchanged,
+    /// as `fsroot` does). Copied trees and archives hold plain files: `Root::read_attr`.
+    fn config_bytes(&self) -> Result<Vec<u8>, Problem> {
+        let path = self.path(Attribute::Config);
+        if !self.root.is_live() {
+            return self
+                .root
+                .read_attr(&path)
+                .map(|b| b.into_owned())
+                .map_err(|e| Problem::from_fs(&e));
+        }
+        let io_problem = |e: std::io::Error| {
+            if e.kind() == std::io::ErrorKind::NotFound {
+                Problem::Missing
+            } else {
+                Problem::Unreadable {
+                    kind: e.kind(),
+                    message: e.to_string(),
+                }
+            }
+        };
+        let file = std::fs::File::open(&path).map_err(io_problem)?;
+        let mut header = Vec::with_capacity(HEADER_LEN);
+        std::io::Read::take(file, HEADER_LEN as u64)
+            .read_to_end(&mut header)
+            .map_err(io_problem)?;
+        Ok(header)
     }
 
     /// The basename of a link's text; `None` without an error when the link does not exist.
@@ -537,6 +706,41 @@ impl Reader<'_> {
             });
         }
         dt_path
+    }
+}
+
+/// What a device's `uevent` says about its identity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Uevent {
+    vendor: u16,
+    device: u16,
+    class: Class,
+}
+
+impl Uevent {
+    /// `PCI_ID=VVVV:DDDD` and `PCI_CLASS=CCCCCC` (upper-case hex); `None` unless both are
+    /// there and well formed.
+    fn parse(bytes: &[u8]) -> Option<Uevent> {
+        let text = std::str::from_utf8(bytes).ok()?;
+        let mut id = None;
+        let mut class = None;
+        for line in text.lines() {
+            if let Some(v) = line.strip_prefix("PCI_ID=") {
+                let (vendor, device) = v.split_once(':')?;
+                id = Some((
+                    value::parse_id(vendor.as_bytes()).ok()?,
+                    value::parse_id(device.as_bytes()).ok()?,
+                ));
+            } else if let Some(c) = line.strip_prefix("PCI_CLASS=") {
+                class = Class::new(value::parse_class(c.as_bytes()).ok()?);
+            }
+        }
+        let (vendor, device) = id?;
+        Some(Uevent {
+            vendor,
+            device,
+            class: class?,
+        })
     }
 }
 
@@ -658,6 +862,23 @@ mod tests {
             Parent::Unknown
         );
         assert_eq!(parent_of(Path::new("/")), Parent::Unknown);
+    }
+
+    #[test]
+    fn uevents() {
+        let text = b"DRIVER=nvidia\nPCI_CLASS=30200\nPCI_ID=10DE:1DB1\nPCI_SUBSYS_ID=10DE:1212\n";
+        let u = Uevent::parse(text).unwrap();
+        assert_eq!(
+            (u.vendor, u.device, u.class.code()),
+            (0x10de, 0x1db1, 0x030200)
+        );
+        assert_eq!(Uevent::parse(b"PCI_ID=10DE:1DB1\n"), None);
+        assert_eq!(Uevent::parse(b"PCI_CLASS=30200\nPCI_ID=10DE\n"), None);
+        assert_eq!(
+            Uevent::parse(b"PCI_CLASS=1000000\nPCI_ID=10DE:1DB1\n"),
+            None
+        );
+        assert_eq!(Uevent::parse(b"\xff"), None);
     }
 
     #[test]

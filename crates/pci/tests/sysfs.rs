@@ -112,8 +112,38 @@ fn minimal_fields_read_only_ids() {
         (gpu.driver.as_ref(), gpu.numa_node, gpu.config),
         (None, None, None)
     );
-    assert_eq!(gpu.parent, Parent::Bridge(addr("0004:00:00.0")));
+    assert_eq!(
+        gpu.parent,
+        Parent::Unknown,
+        "the link is not read for a listing"
+    );
     assert!(gpu.errors.is_empty());
+
+    // A listing takes the ids from `uevent`; without it, from their own files.
+    let gpu_dir = dir
+        .path()
+        .join("sys/devices/pci0004:00/0004:00:00.0/0004:01:00.0");
+    fs::remove_file(gpu_dir.join("vendor")).unwrap();
+    let pci = Pci::read(&Root::dir(dir.path()).unwrap(), &Fields::minimal()).unwrap();
+    assert_eq!(pci.devices[1].vendor_id, Some(0x10de));
+    assert!(pci.devices[1].errors.is_empty());
+    fs::remove_file(gpu_dir.join("uevent")).unwrap();
+    let pci = Pci::read(&Root::dir(dir.path()).unwrap(), &Fields::minimal()).unwrap();
+    assert_eq!(pci.devices[1].vendor_id, None);
+    assert_eq!(pci.devices[1].device_id, Some(0x1db1));
+    assert_eq!(pci.devices[1].errors[0].to_string(), "vendor: missing");
+
+    // What a tree needs: parents, classes, bridge headers; no ids.
+    let mut fields = Fields::minimal();
+    fields.ids = false;
+    fields.parent = true;
+    fields.config = pci::ConfigRead::Bridges;
+    let pci = Pci::read(&Root::dir(dir.path()).unwrap(), &fields).unwrap();
+    let (rp, gpu) = (&pci.devices[0], &pci.devices[1]);
+    assert_eq!((gpu.vendor_id, gpu.revision), (None, None));
+    assert_eq!(gpu.parent, Parent::Bridge(addr("0004:00:00.0")));
+    assert_eq!(rp.bridge_buses().unwrap().secondary, 1);
+    assert!(rp.errors.is_empty() && gpu.errors.is_empty());
 }
 
 #[test]
@@ -327,4 +357,45 @@ fn parent_cycles_in_a_crafted_tree_are_cut() {
     assert_eq!(tree.roots()[0].devices, [0]);
     assert_eq!(tree.children(0), [1]);
     assert!(tree.children(1).is_empty());
+}
+
+#[test]
+fn walking_finds_the_same_parents_as_the_links() {
+    let dir = tempfile::tempdir().unwrap();
+    synth::generate(dir.path(), 120).unwrap();
+    // A root bus below a platform device, as Hyper-V and some ARM hosts have: the walk of
+    // /sys/devices/pci* does not reach it, its bus link still does.
+    let mut s = Synth::new(dir.path()).unwrap();
+    let odd = Dev::new(0x20, 0, 0, 0).ids(0x1af4, 0x1000, 0x020000, 0);
+    let made = s.add(&odd, None).unwrap();
+    let deep = dir.path().join("sys/devices/platform/vmbus/pci0020:00");
+    fs::create_dir_all(deep.parent().unwrap()).unwrap();
+    fs::rename(made.parent().unwrap(), &deep).unwrap();
+    let link = dir.path().join("sys/bus/pci/devices/0020:00:00.0");
+    fs::remove_file(&link).unwrap();
+    symlink(
+        "../../../devices/platform/vmbus/pci0020:00/0020:00:00.0",
+        &link,
+    )
+    .unwrap();
+
+    let root = Root::dir(dir.path()).unwrap();
+    let mut fields = Fields::all();
+    let by_links = Pci::read(&root, &fields).unwrap();
+    fields.walk = true;
+    let by_walk = Pci::read(&root, &fields).unwrap();
+    assert_eq!(by_links.devices.len(), 121);
+    assert_eq!(by_links.devices, by_walk.devices);
+    let odd = by_walk.get(addr("0020:00:00.0")).unwrap();
+    assert_eq!(
+        odd.parent,
+        Parent::RootBus(BusAddress {
+            domain: 0x20,
+            bus: 0
+        })
+    );
+    assert_eq!(
+        odd.sysfs_path.as_deref(),
+        Some("/sys/devices/platform/vmbus/pci0020:00/0020:00:00.0")
+    );
 }

@@ -51,7 +51,12 @@ pub fn run(args: PciArgs) -> anyhow::Result<()> {
     let root = args.source.open()?;
     // Read only what the output shows: a listing needs four files per device.
     let fields = if args.tree {
+        // The tree needs the parent (the link), the class to tell bridges, and their bus
+        // numbers; not the ids.
         let mut f = Fields::minimal();
+        f.ids = false;
+        f.parent = true;
+        f.walk = true;
         f.config = ConfigRead::Bridges;
         f
     } else if args.format == Format::Text {
@@ -68,14 +73,12 @@ pub fn run(args: PciArgs) -> anyhow::Result<()> {
             .flat_map(|d| [d.vendor_id, d.subsystem_vendor_id])
             .flatten()
             .collect();
-        Names::load(args.pci_ids.as_deref(), &vendors).with_context(|| {
-            format!(
-                "cannot read pci.ids {}",
-                args.pci_ids
-                    .as_deref()
-                    .unwrap_or_else(|| "".as_ref())
-                    .display()
-            )
+        Names::load(args.pci_ids.as_deref(), &vendors).with_context(|| match &args.pci_ids {
+            Some(path) => format!("cannot read {}", path.display()),
+            None => format!(
+                "cannot read the system pci.ids ({})",
+                pci::names::SYSTEM_PCI_IDS.join(", ")
+            ),
         })?
     } else {
         Names::builtin()

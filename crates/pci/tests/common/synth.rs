@@ -185,6 +185,16 @@ impl Synth {
             write(&dir.join("numa_node"), format!("{node}\n").as_bytes())?;
         }
         write(&dir.join("config"), &dev.config())?;
+        // As the kernel prints it (pci_uevent, drivers/pci/pci-driver.c).
+        let mut uevent = String::new();
+        if let Some(driver) = &dev.driver {
+            uevent.push_str(&format!("DRIVER={driver}\n"));
+        }
+        uevent.push_str(&format!(
+            "PCI_CLASS={:X}\nPCI_ID={:04X}:{:04X}\nPCI_SUBSYS_ID={:04X}:{:04X}\nPCI_SLOT_NAME={address}\n",
+            dev.class, dev.vendor, dev.device_id, dev.subsystem.0, dev.subsystem.1
+        ));
+        write(&dir.join("uevent"), uevent.as_bytes())?;
         if let Some(driver) = &dev.driver {
             self.mkdir(self.root.join("sys/bus/pci/drivers").join(driver))?;
             std::os::unix::fs::symlink(
