@@ -3,6 +3,7 @@
 
 use std::collections::HashSet;
 use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
@@ -23,6 +24,10 @@ pub enum Format {
     Matrix,
     /// JSON with stable keys and a `schema_version`.
     Json,
+    /// Prometheus text exposition for node_exporter's textfile collector.
+    Prom,
+    /// A Graphviz graph of chips, NPUs, bridges, GPUs, GPU memory and links (`dot -Tsvg`).
+    Dot,
 }
 
 /// Options of the report (the top-level options of `lsnvlink`).
@@ -33,6 +38,10 @@ pub struct ReportArgs {
     /// Output format of the report.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
+    /// Write to FILE instead of standard output, atomically (a temporary file in the same
+    /// directory, then a rename: a collector never reads half a file).
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Option<PathBuf>,
 }
 
 /// What `--help` says about exit codes (a contract for scripts).
@@ -76,13 +85,55 @@ pub fn run(args: &ReportArgs) -> anyhow::Result<ExitCode> {
         Format::Text => render::text(&report),
         Format::Matrix => render::matrix(&report),
         Format::Json => render::json(&report),
+        Format::Prom => lsnvlink::render::prom::prom(&report, &[]),
+        Format::Dot => lsnvlink::render::dot::dot(&report),
     };
-    let mut stdout = std::io::stdout().lock();
-    stdout.write_all(text.as_bytes())?;
-    stdout.flush()?;
+    write_output(args.output.as_deref(), text.as_bytes())?;
     Ok(if report.has_errors() {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// Writes `bytes` to standard output, or atomically to `path`: a temporary file created in the
+/// same directory (so the rename stays within one file system), synced, then renamed over
+/// `path`. On any error the temporary file is removed and `path` is left as it was.
+pub fn write_output(path: Option<&Path>, bytes: &[u8]) -> anyhow::Result<()> {
+    let Some(path) = path else {
+        let mut stdout = std::io::stdout().lock();
+        stdout.write_all(bytes)?;
+        stdout.flush()?;
+        return Ok(());
+    };
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let name = path
+        .file_name()
+        .with_context(|| format!("{}: not a file name", path.display()))?;
+    let mut prefix = std::ffi::OsString::from(".");
+    prefix.push(name);
+    prefix.push(".");
+    let mut tmp = tempfile::Builder::new()
+        .prefix(&prefix)
+        .suffix(".tmp")
+        .tempfile_in(dir)
+        .with_context(|| format!("cannot create a temporary file in {}", dir.display()))?;
+    tmp.write_all(bytes)
+        .and_then(|()| tmp.as_file().sync_all())
+        .with_context(|| format!("writing {}", tmp.path().display()))?;
+    // Textfile collectors and facts readers run as other users: 0644 like a plain file.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        tmp.as_file()
+            .set_permissions(std::fs::Permissions::from_mode(0o644))
+            .with_context(|| format!("chmod {}", tmp.path().display()))?;
+    }
+    tmp.persist(path)
+        .map_err(|e| e.error)
+        .with_context(|| format!("cannot rename into {}", path.display()))?;
+    Ok(())
 }

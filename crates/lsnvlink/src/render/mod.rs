@@ -1,4 +1,6 @@
 //! Renderers: they turn what the readers found into text, and never read files.
 
+pub mod dot;
 pub mod pci;
+pub mod prom;
 pub mod report;

@@ -1,0 +1,299 @@
+//! The topology as a Graphviz graph (`dot -Tsvg`): one cluster per chip (socket) holding its
+//! CPU, its NPU, the NVLink bridges, the GPUs wired to it and their memory; edges carry link
+//! indexes, speeds and, between GPUs, bonded link counts (`NV3`).
+//!
+//! Node ids are stable (`gpu_0004_04_00_0`), clusters and nodes come in chip, then address
+//! order, so the same host always gives the same text.
+//!
+//! ```
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # let dir = tempfile::tempdir()?;
+//! # std::fs::create_dir_all(dir.path().join("sys/bus/pci/devices"))?;
+//! let root = fsroot::Root::open(dir.path())?;
+//! let r = lsnvlink::audit::Report::read(&root, &pci::Names::builtin())?;
+//! let text = lsnvlink::render::dot::dot(&r);
+//! assert!(text.starts_with("graph lsnvlink {"));
+//! # Ok(()) }
+//! ```
+
+use std::collections::BTreeSet;
+use std::fmt::Write as _;
+
+use pci::PciAddress;
+
+use crate::audit::{Report, Severity, gbps};
+use crate::topology::{Bridge, Gpu, Topology};
+
+use super::report::{gpu_label, size_text};
+
+/// Escapes text for a double-quoted DOT string.
+fn quote(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            c if c.is_control() => {}
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+fn id(kind: &str, a: PciAddress) -> String {
+    format!(
+        "{kind}_{:04x}_{:02x}_{:02x}_{:x}",
+        a.domain(),
+        a.bus(),
+        a.device(),
+        a.function()
+    )
+}
+
+fn speed_text(b: &Bridge) -> Option<String> {
+    let s = b.speed?;
+    Some(match s.bits_per_second() {
+        Some(bps) => gbps(bps),
+        None => format!("speed code {:#x}", s.code()),
+    })
+}
+
+/// The chip a GPU belongs to in the picture: its own, else its first bridge's.
+fn gpu_chip(t: &Topology, g: &Gpu) -> Option<u32> {
+    g.chip_id.or_else(|| {
+        g.cpu_links
+            .iter()
+            .find_map(|l| t.bridge(l.bridge).and_then(|b| b.chip_id))
+    })
+}
+
+/// The topology of `report` as an undirected Graphviz graph.
+pub fn dot(report: &Report) -> String {
+    let t = &report.topology;
+    let mut out = String::new();
+    out.push_str("graph lsnvlink {\n");
+    let title = match (&t.platform.model, &t.platform.hostname) {
+        (Some(m), Some(h)) => format!("{h} ({m})"),
+        (Some(m), None) => m.clone(),
+        (None, Some(h)) => h.clone(),
+        (None, None) => "host".to_owned(),
+    };
+    let _ = writeln!(
+        out,
+        "  graph [label={}, labelloc=t, fontname=\"Helvetica\", rankdir=TB, newrank=true];",
+        quote(&format!("{title}: NVLink2 topology"))
+    );
+    out.push_str("  node [fontname=\"Helvetica\", fontsize=10, style=filled];\n");
+    out.push_str("  edge [fontname=\"Helvetica\", fontsize=9];\n");
+
+    let gpus: Vec<&Gpu> = t.nvlink2_gpus().collect();
+    let errors: BTreeSet<PciAddress> = report
+        .findings
+        .iter()
+        .filter(|f| f.severity == Severity::Error)
+        .map(|f| f.subject)
+        .collect();
+
+    let mut chips: BTreeSet<Option<u32>> = BTreeSet::new();
+    chips.extend(t.npus.iter().map(|n| n.chip_id));
+    chips.extend(t.bridges.iter().map(|b| b.chip_id));
+    chips.extend(gpus.iter().map(|g| gpu_chip(t, g)));
+
+    for chip in &chips {
+        let cname = chip.map_or_else(|| "unknown".to_owned(), |c| c.to_string());
+        let _ = writeln!(out, "  subgraph cluster_chip_{cname} {{");
+        let _ = writeln!(
+            out,
+            "    label={}; style=rounded; color=gray60;",
+            quote(&format!("chip {cname}"))
+        );
+        let _ = writeln!(
+            out,
+            "    cpu_{cname} [label={}, shape=box3d, fillcolor=lightsteelblue];",
+            quote(&format!("POWER9\nchip {cname}"))
+        );
+        for n in t.npus.iter().filter(|n| n.chip_id == *chip) {
+            let atsd = match n.atsd.len() {
+                0 => "no ATSD".to_owned(),
+                k => format!("{k} ATSD"),
+            };
+            let _ = writeln!(
+                out,
+                "    npu_{:04x} [label={}, shape=component, fillcolor=lightgoldenrod];",
+                n.domain,
+                quote(&format!("NPU {:04x}\n{atsd}", n.domain))
+            );
+            let _ = writeln!(out, "    cpu_{cname} -- npu_{:04x};", n.domain);
+        }
+        for b in t.bridges.iter().filter(|b| b.chip_id == *chip) {
+            let fill = if errors.contains(&b.address) {
+                "salmon"
+            } else {
+                "white"
+            };
+            let _ = writeln!(
+                out,
+                "    {} [label={}, shape=cds, fillcolor={fill}];",
+                id("br", b.address),
+                quote(&format!(
+                    "{}\nlink {}",
+                    b.address,
+                    b.link_index
+                        .map_or_else(|| "?".to_owned(), |i| i.to_string())
+                ))
+            );
+        }
+        for g in gpus.iter().filter(|g| gpu_chip(t, g) == *chip) {
+            let fill = if errors.contains(&g.address) {
+                "salmon"
+            } else {
+                "palegreen"
+            };
+            let mut label = format!("{} {}", gpu_label(t, g.address), g.address);
+            if let Some(slot) = &g.slot {
+                let _ = write!(label, "\nslot {slot}");
+            }
+            let _ = write!(label, "\n{}", g.name);
+            let _ = writeln!(
+                out,
+                "    {} [label={}, shape=box, fillcolor={fill}];",
+                id("gpu", g.address),
+                quote(&label)
+            );
+            match &g.memory {
+                Some(Ok(m)) => {
+                    let node = m
+                        .numa_node
+                        .map_or_else(|| "NUMA ?".to_owned(), |n| format!("NUMA node {n}"));
+                    let _ = writeln!(
+                        out,
+                        "    {} [label={}, shape=cylinder, fillcolor=lavender];",
+                        id("mem", g.address),
+                        quote(&format!(
+                            "GPU memory\n{node}\n{:#x}, {}",
+                            m.base,
+                            size_text(m.size)
+                        ))
+                    );
+                    let _ = writeln!(
+                        out,
+                        "    {} -- {} [style=dashed];",
+                        id("gpu", g.address),
+                        id("mem", g.address)
+                    );
+                }
+                Some(Err(_)) => {
+                    let _ = writeln!(
+                        out,
+                        "    {} [label=\"GPU memory\\nmissing\", shape=cylinder, \
+                         fillcolor=salmon];",
+                        id("mem", g.address)
+                    );
+                    let _ = writeln!(
+                        out,
+                        "    {} -- {} [style=dotted, color=red];",
+                        id("gpu", g.address),
+                        id("mem", g.address)
+                    );
+                }
+                None => {}
+            }
+        }
+        out.push_str("  }\n");
+    }
+
+    // Bridge edges: NPU -- bridge -- GPU, the link index and speed on the GPU side.
+    for b in &t.bridges {
+        let npu = t.npus.iter().find(|n| n.domain == b.address.domain());
+        if let Some(n) = npu {
+            let _ = writeln!(out, "  npu_{:04x} -- {};", n.domain, id("br", b.address));
+        }
+        if let Some(g) = b.gpu {
+            let mut attrs = Vec::new();
+            if let Some(s) = speed_text(b) {
+                attrs.push(format!("label={}", quote(&s)));
+            }
+            attrs.push("penwidth=2".to_owned());
+            attrs.push("color=darkgreen".to_owned());
+            let _ = writeln!(
+                out,
+                "  {} -- {} [{}];",
+                id("br", b.address),
+                id("gpu", g),
+                attrs.join(", ")
+            );
+        }
+    }
+    // Bridges the device tree lists but the bus lacks: a link down.
+    for g in &gpus {
+        for (i, e) in g
+            .npu
+            .iter()
+            .flatten()
+            .filter(|e| e.bridge.is_none())
+            .enumerate()
+        {
+            let node = format!("{}_absent_{i}", id("gpu", g.address));
+            let what = e.dt_path.as_deref().unwrap_or("(no node)");
+            let _ = writeln!(
+                out,
+                "  {node} [label={}, shape=cds, style=dashed, color=red, fillcolor=white];",
+                quote(&format!("absent bridge\n{what}"))
+            );
+            let _ = writeln!(
+                out,
+                "  {node} -- {} [style=dashed, color=red, label=\"down\"];",
+                id("gpu", g.address)
+            );
+        }
+    }
+    // GPU -- GPU links, each pair once.
+    for g in &gpus {
+        for l in g.gpu_links.iter().filter(|l| l.peer > g.address) {
+            let style = if l.inferred { ", style=dashed" } else { "" };
+            let _ = writeln!(
+                out,
+                "  {} -- {} [label={}, penwidth={}, color=steelblue{style}];",
+                id("gpu", g.address),
+                id("gpu", l.peer),
+                quote(&format!(
+                    "NV{}{}",
+                    l.count,
+                    if l.inferred { " (inferred)" } else { "" }
+                )),
+                l.count.clamp(1, 6)
+            );
+        }
+    }
+    out.push_str("}\n");
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quoting_escapes_quotes_backslashes_and_newlines() {
+        assert_eq!(quote("a\"b\\c\nd"), "\"a\\\"b\\\\c\\nd\"");
+        assert_eq!(quote("x\u{7}y"), "\"xy\"");
+    }
+
+    #[test]
+    fn ids_are_stable_identifiers() {
+        let a = PciAddress::new(0x0004, 0x04, 0, 0).unwrap();
+        assert_eq!(id("gpu", a), "gpu_0004_04_00_0");
+    }
+
+    #[test]
+    fn an_empty_host_is_an_empty_graph() {
+        let r = Report::new(Topology::default());
+        let d = dot(&r);
+        assert!(d.starts_with("graph lsnvlink {\n"));
+        assert!(d.ends_with("}\n"));
+        assert!(!d.contains("cluster"));
+    }
+}

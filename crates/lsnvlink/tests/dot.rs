@@ -1,0 +1,125 @@
+//! `--format dot`: snapshots for every capture; Graphviz's `dot` must accept each graph (it is
+//! installed where the pictures are made and in CI; the test fails loudly without it).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+
+use lsnvlink::audit::Report;
+use lsnvlink::render::dot::dot;
+
+const CAPTURES: [&str; 6] = [
+    "ac922-4gpu-16gb-nvidia",
+    "ac922-6gpu-32gb-vfio",
+    "ac922-4gpu-link-down",
+    "ac922-4gpu-no-gpu-memory",
+    "power9-no-gpu",
+    "x86-v100-pcie",
+];
+
+fn read(name: &str) -> Report {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../testdata/captures")
+        .join(format!("{name}.tar.gz"));
+    let root = fsroot::Root::archive(path).unwrap();
+    Report::read(&root, &pci::Names::builtin()).unwrap()
+}
+
+/// Runs `dot -Tplain` on the graph (one `node …` / `edge …` line per element) and returns
+/// what it printed.
+fn graphviz(text: &str) -> String {
+    let mut child = Command::new("dot")
+        .arg("-Tplain")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("Graphviz `dot` must be installed (apt-get install graphviz)");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success() && out.stderr.is_empty(),
+        "dot refused the graph: {}\n{text}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn every_capture_gives_a_graph_dot_accepts_and_a_snapshot() {
+    for name in CAPTURES {
+        let text = dot(&read(name));
+        graphviz(&text);
+        insta::assert_snapshot!(format!("{name}__dot"), text);
+    }
+}
+
+#[test]
+fn the_six_gpu_host_has_its_chips_links_and_memory() {
+    let text = dot(&read("ac922-6gpu-32gb-vfio"));
+    assert_eq!(text.matches("subgraph cluster_chip_").count(), 2);
+    assert_eq!(text.matches("shape=cds").count(), 12, "12 NVLink bridges");
+    assert_eq!(text.matches("shape=cylinder").count(), 6, "6 GPU memories");
+    // Three GPUs per socket, each pair linked once: 3 pairs per socket.
+    assert_eq!(text.matches("label=\"NV2 (inferred)\"").count(), 6);
+    assert_eq!(text.matches("label=\"25.78125 Gb/s\"").count(), 12);
+}
+
+#[test]
+fn a_down_link_is_drawn_as_an_absent_bridge() {
+    let text = dot(&read("ac922-4gpu-link-down"));
+    assert_eq!(text.matches("label=\"down\"").count(), 1);
+    assert!(text.contains("absent bridge"));
+    let healthy = dot(&read("ac922-4gpu-16gb-nvidia"));
+    assert!(!healthy.contains("absent bridge"));
+    assert_eq!(healthy.matches("label=\"NV3\"").count(), 2);
+}
+
+#[test]
+fn hostile_names_stay_inside_their_quotes() {
+    let mut r = read("ac922-4gpu-16gb-nvidia");
+    r.topology.platform.hostname = Some("a\"; evil -- x [\\".to_owned());
+    r.topology.gpus[0].name = "n\"}\n{".to_owned();
+    let count = |plain: &str, kind: &str| plain.lines().filter(|l| l.starts_with(kind)).count();
+    let hostile = graphviz(&dot(&r));
+    let healthy = graphviz(&dot(&read("ac922-4gpu-16gb-nvidia")));
+    assert_eq!(
+        count(&hostile, "node "),
+        count(&healthy, "node "),
+        "{hostile}"
+    );
+    assert_eq!(
+        count(&hostile, "edge "),
+        count(&healthy, "edge "),
+        "{hostile}"
+    );
+    assert!(count(&healthy, "edge ") > 20);
+}
+
+#[test]
+fn the_command_writes_the_same_graph() {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../testdata/captures/ac922-6gpu-32gb-vfio.tar.gz");
+    let o = Command::new(env!("CARGO_BIN_EXE_lsnvlink"))
+        .arg("--capture")
+        .arg(path)
+        .args(["--format", "dot"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0));
+    assert_eq!(
+        String::from_utf8(o.stdout).unwrap(),
+        dot(&read("ac922-6gpu-32gb-vfio"))
+    );
+}

@@ -1,0 +1,193 @@
+//! `--format prom`: snapshots for every capture, every output checked by a strict exposition
+//! format parser (`prom_text_format_parser`: line grammar, escapes, HELP/TYPE/sample order),
+//! label escaping round trips, and `--output` writes atomically.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::process::Command;
+
+use lsnvlink::audit::Report;
+use lsnvlink::render::prom::{MemlockNeed, prom};
+use prom_text_format_parser::{Scrape, Type};
+
+const CAPTURES: [&str; 6] = [
+    "ac922-4gpu-16gb-nvidia",
+    "ac922-6gpu-32gb-vfio",
+    "ac922-4gpu-link-down",
+    "ac922-4gpu-no-gpu-memory",
+    "power9-no-gpu",
+    "x86-v100-pcie",
+];
+
+fn capture(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../testdata/captures")
+        .join(format!("{name}.tar.gz"))
+}
+
+fn read(name: &str) -> Report {
+    let root = fsroot::Root::archive(capture(name)).unwrap();
+    Report::read(&root, &pci::Names::builtin()).unwrap()
+}
+
+/// Parses `text` strictly and checks what the parser does not: each metric's HELP and TYPE
+/// come once, every metric is a gauge, and no sample line was skipped.
+fn parse_strict(text: &str) -> Scrape {
+    assert!(text.ends_with('\n'), "no final newline");
+    assert!(!text.contains('\r'));
+    let scrape = Scrape::parse(text).unwrap_or_else(|e| panic!("{e:?}\n{text}"));
+    let mut names = BTreeSet::new();
+    let mut samples = 0;
+    for m in &scrape.metrics {
+        assert!(names.insert(m.name.clone()), "{} twice", m.name);
+        assert_eq!(m.kind, Type::Gauge, "{}", m.name);
+        assert!(m.help_desc.is_some(), "{} has no HELP", m.name);
+        assert!(m.name.starts_with("lsnvlink_"));
+        samples += m.samples.len();
+    }
+    let lines = text
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+        .count();
+    assert_eq!(samples, lines, "the parser skipped sample lines");
+    scrape
+}
+
+fn value(s: &Scrape, metric: &str, labels: &[(&str, &str)]) -> Option<f64> {
+    let m = s.metrics.iter().find(|m| m.name == metric)?;
+    m.samples
+        .iter()
+        .find(|sample| {
+            labels
+                .iter()
+                .all(|(k, v)| sample.labels.iter().any(|l| l.key == *k && l.value == *v))
+        })
+        .map(|sample| sample.value.value.as_f64())
+}
+
+#[test]
+fn every_capture_gives_valid_exposition_text_and_a_snapshot() {
+    for name in CAPTURES {
+        let text = prom(&read(name), &[]);
+        parse_strict(&text);
+        insta::assert_snapshot!(format!("{name}__prom"), text);
+    }
+}
+
+#[test]
+fn the_link_down_host_counts_its_finding_and_missing_link() {
+    let s = parse_strict(&prom(&read("ac922-4gpu-link-down"), &[]));
+    let gpu = [("gpu", "0035:04:00.0")];
+    assert_eq!(value(&s, "lsnvlink_gpu_cpu_links", &gpu), Some(2.0));
+    assert_eq!(value(&s, "lsnvlink_gpu_cpu_links_listed", &gpu), Some(3.0));
+    let code = [("code", "link-missing"), ("severity", "error")];
+    assert_eq!(value(&s, "lsnvlink_findings", &code), Some(1.0));
+    let healthy = parse_strict(&prom(&read("ac922-4gpu-16gb-nvidia"), &[]));
+    assert_eq!(value(&healthy, "lsnvlink_findings", &code), Some(0.0));
+    assert_eq!(value(&healthy, "lsnvlink_nvlink2", &[]), Some(1.0));
+}
+
+#[test]
+fn gpu_memory_numa_nodes_and_peer_links_are_exported() {
+    let s = parse_strict(&prom(&read("ac922-6gpu-32gb-vfio"), &[]));
+    let gpu0 = [("gpu", "0004:04:00.0")];
+    assert_eq!(
+        value(&s, "lsnvlink_gpu_memory_numa_node", &gpu0),
+        Some(255.0)
+    );
+    let peer = [
+        ("gpu", "0004:04:00.0"),
+        ("peer", "0004:05:00.0"),
+        ("inferred", "true"),
+    ];
+    assert_eq!(value(&s, "lsnvlink_gpu_peer_links", &peer), Some(2.0));
+    let none = parse_strict(&prom(&read("x86-v100-pcie"), &[]));
+    assert_eq!(value(&none, "lsnvlink_nvlink2", &[]), Some(0.0));
+}
+
+#[test]
+fn hostile_label_values_are_escaped_and_parse_back() {
+    let mut r = read("ac922-4gpu-16gb-nvidia");
+    r.topology.platform.hostname = Some("we\"ird\\host\nname, a=b}".to_owned());
+    let text = prom(&r, &[]);
+    let s = parse_strict(&text);
+    // The parser keeps escapes as written; unescaping them gives the original back.
+    let m = s
+        .metrics
+        .iter()
+        .find(|m| m.name == "lsnvlink_host_info")
+        .unwrap();
+    let host = m.samples[0]
+        .labels
+        .iter()
+        .find(|l| l.key == "hostname")
+        .unwrap();
+    assert_eq!(host.value, r#"we\"ird\\host\nname, a=b}"#);
+}
+
+#[test]
+fn memlock_needs_are_one_sample_per_guest_sorted() {
+    let needs = [
+        MemlockNeed {
+            guest: "zeta".to_owned(),
+            bytes: 2,
+        },
+        MemlockNeed {
+            guest: "alpha".to_owned(),
+            bytes: 1 << 40,
+        },
+    ];
+    let text = prom(&read("ac922-4gpu-16gb-nvidia"), &needs);
+    let s = parse_strict(&text);
+    let alpha = [("guest", "alpha")];
+    assert_eq!(
+        value(&s, "lsnvlink_memlock_need_bytes", &alpha),
+        Some((1u64 << 40) as f64)
+    );
+    assert!(text.find("guest=\"alpha\"").unwrap() < text.find("guest=\"zeta\"").unwrap());
+    assert!(!prom(&read("ac922-4gpu-16gb-nvidia"), &[]).contains("memlock"));
+}
+
+#[test]
+fn output_file_is_written_whole_and_replaces_the_old_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("lsnvlink.prom");
+    std::fs::write(&out, "old\n").unwrap();
+    let status = Command::new(env!("CARGO_BIN_EXE_lsnvlink"))
+        .arg("--capture")
+        .arg(capture("ac922-4gpu-link-down"))
+        .args(["--format", "prom", "--output"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    // The report's exit code is kept: the link-down host has an error finding.
+    assert_eq!(status.status.code(), Some(1));
+    assert!(status.stdout.is_empty());
+    let written = std::fs::read_to_string(&out).unwrap();
+    assert_eq!(written, prom(&read("ac922-4gpu-link-down"), &[]));
+    // Only the output is left in the directory: the temporary file was renamed.
+    let entries: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+    assert_eq!(entries.len(), 1);
+}
+
+#[test]
+fn output_into_a_missing_directory_fails_with_2_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("nope/lsnvlink.prom");
+    let o = Command::new(env!("CARGO_BIN_EXE_lsnvlink"))
+        .arg("--capture")
+        .arg(capture("ac922-4gpu-16gb-nvidia"))
+        .args(["--format", "prom", "-o"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(!out.exists());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("temporary file"));
+}
