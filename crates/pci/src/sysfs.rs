@@ -303,11 +303,9 @@ fn read_device_at(
             return Err(Vanished);
         }
     }
-    let revision = if fields.ids {
-        reader.optional(Attribute::Revision, value::parse_u8)
-    } else {
-        Ok(Some(0))
-    };
+    let revision = fields
+        .ids
+        .then(|| reader.optional(Attribute::Revision, value::parse_u8));
     let (subsystem_vendor, subsystem_device) = if fields.subsystem {
         (
             reader.optional(Attribute::SubsystemVendor, value::parse_id),
@@ -323,7 +321,7 @@ fn read_device_at(
         ConfigRead::Fallback | ConfigRead::Bridges => {
             (fields.config == ConfigRead::Bridges
                 && device.class.is_some_and(|c| c.forwards_buses()))
-                || matches!(revision, Ok(None))
+                || matches!(revision, Some(Ok(None)))
                 || (fields.subsystem
                     && (matches!(subsystem_vendor, Ok(None))
                         || matches!(subsystem_device, Ok(None))))
@@ -336,7 +334,7 @@ fn read_device_at(
 
     // The revision and subsystem ids fall back to configuration space, as lspci's sysfs
     // backend does (pciutils lib/sysfs.c).
-    if fields.ids {
+    if let Some(revision) = revision {
         device.revision = settle(
             &mut device.errors,
             Attribute::Revision,
@@ -444,7 +442,8 @@ fn walk(
         let Ok(names) = root.read_dir(&dir) else {
             continue;
         };
-        for name in names {
+        // Most entries of a bridge's directory are its attributes: skip them before parsing.
+        for name in names.iter().filter(|n| n.contains(':')) {
             let Ok(address) = name.parse::<PciAddress>() else {
                 continue;
             };
