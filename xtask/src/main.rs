@@ -16,6 +16,7 @@ use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 
 mod bench_dt;
+mod bench_fleet;
 mod bench_pci;
 mod bench_report;
 mod testdata;
@@ -48,7 +49,7 @@ enum Task {
         #[arg(long)]
         check: bool,
     },
-    /// Benchmark against the peer tool (targets: dt, pci, report); prints medians and ratios.
+    /// Benchmark against the peer tool (targets: dt, fleet, pci, report); prints medians and ratios.
     Bench {
         /// What to benchmark: dt or pci.
         target: String,
@@ -69,9 +70,10 @@ fn main() -> Result<()> {
         Task::Testdata { check } => testdata::run(&project_root(), check),
         Task::Bench { target, args } => match target.as_str() {
             "dt" => bench_dt::run(&project_root(), &args),
+            "fleet" => bench_fleet::run(&project_root(), &args),
             "pci" => bench_pci::run(&project_root(), &args),
             "report" => bench_report::run(&project_root(), &args),
-            other => bail!("no benchmark {other:?}; benchmarks: dt, pci, report"),
+            other => bail!("no benchmark {other:?}; benchmarks: dt, fleet, pci, report"),
         },
     }
 }

@@ -31,6 +31,9 @@ enum Command {
     Capture(cmd::capture::CaptureArgs),
     /// The device tree: dump it as dts or JSON, get a property, list a node.
     Dt(cmd::dt::DtArgs),
+    /// Many hosts at once: one line per capture, and the hosts that differ from the majority.
+    #[command(after_help = cmd::fleet::FLEET_EXIT_CODES)]
+    Fleet(cmd::fleet::FleetArgs),
     /// PCI devices: a list like `lspci -nnD`, a tree like `lspci -t`, vmm records, or JSON.
     Pci(cmd::pci::PciArgs),
 }
@@ -51,6 +54,7 @@ fn main() -> ExitCode {
         None => cmd::report::run(&cli.report),
         Some(Command::Capture(args)) => cmd::capture::run(&args).map(|()| ExitCode::SUCCESS),
         Some(Command::Dt(args)) => cmd::dt::run(args).map(|()| ExitCode::SUCCESS),
+        Some(Command::Fleet(args)) => cmd::fleet::run(&args),
         Some(Command::Pci(args)) => cmd::pci::run(args).map(|()| ExitCode::SUCCESS),
     };
     match result {

@@ -2,6 +2,7 @@
 
 pub mod capture;
 pub mod dt;
+pub mod fleet;
 pub mod pci;
 pub mod report;
 pub mod source;

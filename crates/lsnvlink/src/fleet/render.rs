@@ -1,0 +1,279 @@
+//! The fleet as aligned text (one line per host, then the summary) or JSON lines (one object
+//! per host, `"kind": "host"`, then one `"kind": "summary"` object). JSON keys are a contract
+//! ([`JSON_SCHEMA_VERSION`]): keys may be added, never renamed.
+
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+use super::{Fleet, Host, Shape};
+
+/// The version of the JSON lines' layout.
+pub const JSON_SCHEMA_VERSION: u32 = 1;
+
+fn findings_text(h: &Host) -> String {
+    if h.error.is_some() {
+        return "unreadable (see below)".to_owned();
+    }
+    if h.shape.findings.is_empty() {
+        return "ok".to_owned();
+    }
+    h.shape
+        .findings
+        .iter()
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn gpus_text(s: &Shape) -> String {
+    if s.gpus == s.nvlink2_gpus {
+        s.gpus.to_string()
+    } else {
+        format!(
+            "{}+{} PCIe",
+            s.nvlink2_gpus,
+            s.gpus - s.nvlink2_gpus.min(s.gpus)
+        )
+    }
+}
+
+/// One line per host (`HOST MODEL GPUS CPU-LINKS GPU-LINKS FINDINGS SOURCE`, columns padded),
+/// then a summary: how many hosts, the majority, each host that differs and why, unreadable
+/// inputs.
+pub fn text(fleet: &Fleet) -> String {
+    let header = [
+        "HOST",
+        "MODEL",
+        "GPUS",
+        "CPU-LINKS",
+        "GPU-LINKS",
+        "FINDINGS",
+    ];
+    let rows: Vec<[String; 7]> = fleet
+        .hosts
+        .iter()
+        .map(|h| {
+            let s = &h.shape;
+            let readable = h.error.is_none();
+            let num = |v: String| if readable { v } else { "-".to_owned() };
+            [
+                h.name(),
+                s.model.clone().unwrap_or_else(|| "-".to_owned()),
+                num(gpus_text(s)),
+                num(s.cpu_links.to_string()),
+                num(s.gpu_links.to_string()),
+                findings_text(h),
+                h.source.display().to_string(),
+            ]
+        })
+        .collect();
+    let mut widths = header.map(str::len);
+    for row in &rows {
+        for (w, cell) in widths.iter_mut().zip(row.iter()) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let mut out = String::new();
+    let pad = |out: &mut String, cells: &[&str]| {
+        for (i, cell) in cells.iter().enumerate() {
+            match widths.get(i) {
+                Some(w) => {
+                    let _ = write!(out, "{cell:<w$}  ");
+                }
+                None => out.push_str(cell),
+            }
+        }
+        let trimmed = out.trim_end().len();
+        out.truncate(trimmed);
+        out.push('\n');
+    };
+    pad(
+        &mut out,
+        &[
+            header[0], header[1], header[2], header[3], header[4], header[5], "SOURCE",
+        ],
+    );
+    for row in &rows {
+        let cells: Vec<&str> = row.iter().map(String::as_str).collect();
+        pad(&mut out, &cells);
+    }
+    out.push('\n');
+    let readable = fleet.hosts.len() - fleet.unreadable().count();
+    let _ = writeln!(
+        out,
+        "{} host{} ({readable} read), {} with error findings.",
+        fleet.hosts.len(),
+        if fleet.hosts.len() == 1 { "" } else { "s" },
+        fleet.with_errors()
+    );
+    if let Some((shape, n)) = &fleet.majority {
+        let _ = writeln!(
+            out,
+            "Majority ({n} of {readable}): {}, {} GPUs, {} CPU links, {} GPU links, {}.",
+            shape.model.as_deref().unwrap_or("no model"),
+            gpus_text(shape),
+            shape.cpu_links,
+            shape.gpu_links,
+            if shape.findings.is_empty() {
+                "no findings".to_owned()
+            } else {
+                format!(
+                    "findings {}",
+                    shape
+                        .findings
+                        .iter()
+                        .cloned()
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            }
+        );
+    }
+    let differing = fleet.differing();
+    if fleet.majority.is_none() {
+        if readable > 1 {
+            out.push_str(
+                "No majority: no shape (model, GPUs, links, findings) is shared by more hosts \
+                 than any other.\n",
+            );
+        }
+    } else if differing.is_empty() {
+        out.push_str("Every readable host matches the majority.\n");
+    } else {
+        let _ = writeln!(out, "Differ from the majority ({}):", differing.len());
+        for (h, d) in &differing {
+            let _ = writeln!(
+                out,
+                "  {} ({}): {}",
+                h.name(),
+                h.source.display(),
+                d.join("; ")
+            );
+        }
+    }
+    let unreadable: Vec<&Host> = fleet.unreadable().collect();
+    if !unreadable.is_empty() {
+        let _ = writeln!(out, "Unreadable ({}):", unreadable.len());
+        for h in unreadable {
+            let source = h.source.display().to_string();
+            let e = h.error.as_deref().unwrap_or("");
+            if e.contains(&source) {
+                let _ = writeln!(out, "  {e}");
+            } else {
+                let _ = writeln!(out, "  {source}: {e}");
+            }
+        }
+    }
+    out
+}
+
+#[derive(Serialize)]
+struct HostJ<'a> {
+    kind: &'static str,
+    schema_version: u32,
+    host: String,
+    source: String,
+    hostname: Option<&'a str>,
+    model: Option<&'a str>,
+    gpus: usize,
+    nvlink2_gpus: usize,
+    cpu_links: usize,
+    gpu_links: u64,
+    wiring: Option<&'static str>,
+    errors: usize,
+    warnings: usize,
+    infos: usize,
+    findings: Vec<&'a str>,
+    matches_majority: bool,
+    differences: Vec<String>,
+    error: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct MajorityJ<'a> {
+    hosts: usize,
+    model: Option<&'a str>,
+    gpus: usize,
+    nvlink2_gpus: usize,
+    cpu_links: usize,
+    gpu_links: u64,
+    wiring: Option<&'static str>,
+    findings: Vec<&'a str>,
+}
+
+#[derive(Serialize)]
+struct SummaryJ<'a> {
+    kind: &'static str,
+    schema_version: u32,
+    hosts: usize,
+    unreadable: usize,
+    with_errors: usize,
+    majority: Option<MajorityJ<'a>>,
+    differing: Vec<String>,
+}
+
+/// One JSON object per line: every host (`"kind": "host"`), then the summary
+/// (`"kind": "summary"`).
+pub fn json_lines(fleet: &Fleet) -> String {
+    let differing = fleet.differing();
+    let mut out = String::new();
+    for h in &fleet.hosts {
+        let diff = differing
+            .iter()
+            .find(|(d, _)| std::ptr::eq(*d, h))
+            .map(|(_, d)| d.clone())
+            .unwrap_or_default();
+        let s = &h.shape;
+        let j = HostJ {
+            kind: "host",
+            schema_version: JSON_SCHEMA_VERSION,
+            host: h.name(),
+            source: h.source.display().to_string(),
+            hostname: h.hostname.as_deref(),
+            model: s.model.as_deref(),
+            gpus: s.gpus,
+            nvlink2_gpus: s.nvlink2_gpus,
+            cpu_links: s.cpu_links,
+            gpu_links: s.gpu_links,
+            wiring: s.wiring,
+            errors: h.errors,
+            warnings: h.warnings,
+            infos: h.infos,
+            findings: s.findings.iter().map(String::as_str).collect(),
+            matches_majority: h.error.is_none() && diff.is_empty(),
+            differences: diff,
+            error: h.error.as_deref(),
+        };
+        if let Ok(line) = serde_json::to_string(&j) {
+            out.push_str(&line);
+            out.push('\n');
+        }
+    }
+    let summary = SummaryJ {
+        kind: "summary",
+        schema_version: JSON_SCHEMA_VERSION,
+        hosts: fleet.hosts.len(),
+        unreadable: fleet.unreadable().count(),
+        with_errors: fleet.with_errors(),
+        majority: fleet.majority.as_ref().map(|(s, n)| MajorityJ {
+            hosts: *n,
+            model: s.model.as_deref(),
+            gpus: s.gpus,
+            nvlink2_gpus: s.nvlink2_gpus,
+            cpu_links: s.cpu_links,
+            gpu_links: s.gpu_links,
+            wiring: s.wiring,
+            findings: s.findings.iter().map(String::as_str).collect(),
+        }),
+        differing: differing
+            .iter()
+            .map(|(h, _)| h.source.display().to_string())
+            .collect(),
+    };
+    if let Ok(line) = serde_json::to_string(&summary) {
+        out.push_str(&line);
+        out.push('\n');
+    }
+    out
+}

@@ -1,0 +1,137 @@
+//! `lsnvlink fleet`: snapshots of the text and JSON lines for a small fleet built from the
+//! bundled captures, the majority and the odd hosts out, unreadable inputs, exit codes.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn capture(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../testdata/captures")
+        .join(format!("{name}.tar.gz"))
+}
+
+/// A fleet of five: three healthy 4-GPU hosts, one with a link down, one 6-GPU host; plus a
+/// copied root with an empty PCI bus.
+fn fleet_dir() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for (file, name) in [
+        ("node01.tar.gz", "ac922-4gpu-16gb-nvidia"),
+        ("node02.tar.gz", "ac922-4gpu-16gb-nvidia"),
+        ("node03.tar.gz", "ac922-4gpu-link-down"),
+        ("node04.tar.gz", "ac922-4gpu-16gb-nvidia"),
+        ("node05.tar.gz", "ac922-6gpu-32gb-vfio"),
+    ] {
+        std::fs::copy(capture(name), dir.path().join(file)).unwrap();
+    }
+    // Not a capture: ignored in a directory scan.
+    std::fs::write(dir.path().join("notes.txt"), "x").unwrap();
+    dir
+}
+
+fn fleet(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_lsnvlink"))
+        .current_dir(dir)
+        .arg("fleet")
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn text_lists_each_host_and_the_odd_ones_out() {
+    let dir = fleet_dir();
+    let o = fleet(dir.path(), &["."]);
+    assert_eq!(o.status.code(), Some(1), "node03 has an error finding");
+    let text = String::from_utf8(o.stdout).unwrap();
+    assert_eq!(
+        text.lines()
+            .filter(|l| !l.starts_with(' ') && l.contains("./node"))
+            .count(),
+        5
+    );
+    assert!(text.contains("Majority (3 of 5)"));
+    assert!(text.contains(
+        "wsp-linkdown (./node03.tar.gz): CPU links 11, majority 12; findings error link-missing"
+    ));
+    insta::assert_snapshot!("fleet_text", text);
+}
+
+#[test]
+fn json_lines_are_one_object_per_host_then_the_summary() {
+    let dir = fleet_dir();
+    let o = fleet(dir.path(), &["--format", "json", "."]);
+    assert_eq!(o.status.code(), Some(1));
+    let text = String::from_utf8(o.stdout).unwrap();
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 6);
+    assert!(lines[..5].iter().all(|l| l["kind"] == "host"));
+    let summary = &lines[5];
+    assert_eq!(summary["kind"], "summary");
+    assert_eq!(summary["hosts"], 5);
+    assert_eq!(summary["with_errors"], 1);
+    assert_eq!(summary["majority"]["hosts"], 3);
+    assert_eq!(
+        summary["differing"],
+        serde_json::json!(["./node03.tar.gz", "./node05.tar.gz"])
+    );
+    assert_eq!(lines[0]["matches_majority"], true);
+    assert_eq!(lines[2]["cpu_links"], 11);
+    insta::assert_snapshot!("fleet_json", text);
+}
+
+#[test]
+fn one_thread_or_many_give_the_same_bytes() {
+    let dir = fleet_dir();
+    let one = fleet(dir.path(), &["-j", "1", "--format", "json", "."]);
+    let many = fleet(dir.path(), &["-j", "4", "--format", "json", "."]);
+    assert_eq!(one.stdout, many.stdout);
+}
+
+#[test]
+fn an_unreadable_capture_is_listed_and_exits_2() {
+    let dir = fleet_dir();
+    std::fs::write(dir.path().join("node06.tar.gz"), b"not a tarball").unwrap();
+    let o = fleet(dir.path(), &["."]);
+    assert_eq!(o.status.code(), Some(2));
+    let text = String::from_utf8(o.stdout).unwrap();
+    assert!(text.contains("node06  "), "{text}");
+    assert!(text.contains("Unreadable (1):"));
+    // The other hosts are still there: six host lines.
+    assert_eq!(
+        text.lines()
+            .filter(|l| !l.starts_with(' ') && l.contains("./node"))
+            .count(),
+        6
+    );
+}
+
+#[test]
+fn files_and_copied_roots_can_be_named_one_by_one() {
+    let dir = fleet_dir();
+    let root = dir.path().join("emptyhost");
+    std::fs::create_dir_all(root.join("sys/bus/pci/devices")).unwrap();
+    let o = fleet(dir.path(), &["node01.tar.gz", "node02.tar.gz", "emptyhost"]);
+    assert_eq!(o.status.code(), Some(0));
+    let text = String::from_utf8(o.stdout).unwrap();
+    assert!(text.contains("emptyhost"), "{text}");
+    assert!(text.contains("Majority (2 of 3)"));
+}
+
+#[test]
+fn a_directory_without_captures_is_bad_usage() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = fleet(dir.path(), &["."]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("no capture archives"));
+    let o = fleet(dir.path(), &[]);
+    assert_eq!(o.status.code(), Some(2), "an input is required");
+}
