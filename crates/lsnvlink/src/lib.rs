@@ -8,6 +8,7 @@
 
 pub mod audit;
 pub mod capture;
+pub mod memlock;
 pub mod fleet;
 pub mod render;
 pub mod topology;
