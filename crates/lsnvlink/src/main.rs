@@ -34,6 +34,10 @@ enum Command {
     /// Many hosts at once: one line per capture, and the hosts that differ from the majority.
     #[command(after_help = cmd::fleet::FLEET_EXIT_CODES)]
     Fleet(cmd::fleet::FleetArgs),
+    /// The RLIMIT_MEMLOCK libvirt gives a KVM guest (NVLink2 branch included), from flags or a
+    /// domain XML; the guest layout of assigned V100s.
+    #[command(after_help = cmd::memlock::MEMLOCK_HELP)]
+    Memlock(cmd::memlock::MemlockArgs),
     /// PCI devices: a list like `lspci -nnD`, a tree like `lspci -t`, vmm records, or JSON.
     Pci(cmd::pci::PciArgs),
 }
@@ -55,6 +59,7 @@ fn main() -> ExitCode {
         Some(Command::Capture(args)) => cmd::capture::run(&args).map(|()| ExitCode::SUCCESS),
         Some(Command::Dt(args)) => cmd::dt::run(args).map(|()| ExitCode::SUCCESS),
         Some(Command::Fleet(args)) => cmd::fleet::run(&args),
+        Some(Command::Memlock(args)) => cmd::memlock::run(&args),
         Some(Command::Pci(args)) => cmd::pci::run(args).map(|()| ExitCode::SUCCESS),
     };
     match result {

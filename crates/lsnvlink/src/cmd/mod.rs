@@ -3,6 +3,7 @@
 pub mod capture;
 pub mod dt;
 pub mod fleet;
+pub mod memlock;
 pub mod pci;
 pub mod report;
 pub mod source;

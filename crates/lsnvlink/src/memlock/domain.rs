@@ -44,7 +44,7 @@ pub enum DomainError {
     #[error("domain XML is not UTF-8")]
     NotUtf8,
     /// Not well-formed XML (or has a DTD, or too many nodes).
-    #[error("malformed domain XML: {0}")]
+    #[error("malformed domain XML")]
     Xml(#[from] roxmltree::Error),
     /// The root element is not `<domain>`.
     #[error("not a libvirt domain XML: the root element is <{0}>, not <domain>")]
@@ -53,7 +53,7 @@ pub enum DomainError {
     #[error("domain XML has no {0}")]
     Missing(&'static str),
     /// A size that cannot be read.
-    #[error("domain XML: <{element}>: {source}")]
+    #[error("domain XML: <{element}>")]
     Size {
         /// The element.
         element: String,

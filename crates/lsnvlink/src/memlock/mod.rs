@@ -458,12 +458,10 @@ pub fn budget(
         });
     }
 
-    // PHBs: one, always, before 3.6.0; then the counted pci-root controllers, with the
-    // isolation PHBs of a pSeries guest's hostdevs.
+    // PHBs (only the ppc64 formula counts them): one, always, before 3.6.0; then the counted
+    // pci-root controllers, with the isolation PHBs of a pSeries guest's hostdevs.
     let mut phbs = Vec::new();
-    let phb_count = if !rules.count_phbs {
-        1
-    } else if guest.is_pseries() {
+    if rules.count_phbs && guest.is_pseries() {
         let groups: Vec<u64> = hostdevs
             .iter()
             .enumerate()
@@ -487,6 +485,12 @@ pub fn budget(
                     .collect(),
             })
             .collect();
+    }
+    let phb_count = if !ppc64_path {
+        0
+    } else if !rules.count_phbs {
+        1
+    } else if guest.is_pseries() {
         phbs.iter().filter(|p| p.counted).count() as u64
     } else {
         guest.phbs.iter().filter(|p| p.spapr).count() as u64
