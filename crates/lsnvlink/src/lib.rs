@@ -10,6 +10,7 @@ pub mod audit;
 pub mod capture;
 pub mod memlock;
 pub mod fleet;
+pub mod inputs;
 pub mod render;
 pub mod topology;
 

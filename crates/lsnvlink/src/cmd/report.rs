@@ -7,7 +7,9 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
+use clap::ValueEnum as _;
 use lsnvlink::audit::Report;
+use lsnvlink::inputs::{hwloc, sosreport};
 use lsnvlink::render::report as render;
 use lsnvlink::topology::{Topology, VENDOR_NVIDIA};
 use pci::Names;
@@ -42,6 +44,14 @@ pub struct ReportArgs {
     /// directory, then a rename: a collector never reads half a file).
     #[arg(long, short = 'o', value_name = "FILE")]
     pub output: Option<PathBuf>,
+    /// Read a sosreport (tarball or unpacked directory): the topology from its device tree
+    /// alone; the notes say what is unknown without sysfs.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["root", "capture"])]
+    pub sosreport: Option<PathBuf>,
+    /// NUMA facts from an hwloc-gather-topology tarball: alone, its NUMA nodes and GPU memory
+    /// nodes (text or json); with a host, checked against the host's GPU memory nodes.
+    #[arg(long, value_name = "FILE")]
+    pub hwloc: Option<PathBuf>,
 }
 
 /// What `--help` says about exit codes (a contract for scripts).
@@ -76,18 +86,58 @@ fn rename_unknown_gpus(topology: &mut Topology) {
 
 /// Runs the report; the exit code says whether any finding is an error.
 pub fn run(args: &ReportArgs) -> anyhow::Result<ExitCode> {
-    let root = args.source.open()?;
-    let mut topology = Topology::read(&root, &Names::builtin())
-        .with_context(|| format!("reading {}", root.origin()))?;
+    let numa = match &args.hwloc {
+        Some(path) => Some(
+            hwloc::read(path)
+                .with_context(|| format!("reading hwloc capture {}", path.display()))?,
+        ),
+        None => None,
+    };
+    let alone =
+        args.sosreport.is_none() && args.source.root.is_none() && args.source.capture.is_none();
+    if let (Some(facts), true) = (&numa, alone) {
+        let text = match args.format {
+            Format::Text => hwloc::text(facts),
+            Format::Json => hwloc::json(facts),
+            other => anyhow::bail!(
+                "--hwloc without a host gives text or json, not {}",
+                other
+                    .to_possible_value()
+                    .map(|v| v.get_name().to_owned())
+                    .unwrap_or_default()
+            ),
+        };
+        write_output(args.output.as_deref(), text.as_bytes())?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut topology = match &args.sosreport {
+        Some(path) => sosreport::read(path, &Names::builtin())
+            .with_context(|| format!("reading sosreport {}", path.display()))?,
+        None => {
+            let root = args.source.open()?;
+            Topology::read(&root, &Names::builtin())
+                .with_context(|| format!("reading {}", root.origin()))?
+        }
+    };
     rename_unknown_gpus(&mut topology);
+    if let Some(facts) = &numa {
+        let checks = hwloc::cross_check(facts, &topology);
+        topology.notes.extend(checks);
+        topology.notes.sort();
+        topology.notes.dedup();
+    }
     let report = Report::new(topology);
-    let text = match args.format {
+    let mut text = match args.format {
         Format::Text => render::text(&report),
         Format::Matrix => render::matrix(&report),
         Format::Json => render::json(&report),
         Format::Prom => lsnvlink::render::prom::prom(&report, &[]),
         Format::Dot => lsnvlink::render::dot::dot(&report),
     };
+    if let (Some(facts), Format::Text) = (&numa, args.format) {
+        text.push('\n');
+        text.push_str(&hwloc::text(facts));
+    }
     write_output(args.output.as_deref(), text.as_bytes())?;
     Ok(if report.has_errors() {
         ExitCode::from(1)

@@ -1,0 +1,260 @@
+//! A sosreport tarball (or its unpacked directory) as a device-tree-only topology.
+//!
+//! sosreport copies all of `/proc/device-tree` on POWER, but no `/sys/bus/pci`. The PCI
+//! functions that matter here are all in the device tree, as nodes under their PHB (skiboot
+//! `core/pci.c` `pci_add_one_device_node` writes `vendor-id`, `device-id`, `class-code`,
+//! `revision-id` and a `reg` whose first cell is `bdfn << 8`, IEEE 1275 PCI binding
+//! `phys.hi = npt000ss bbbbbbbb dddddfff rrrrrrrr`). The Linux PCI domain is the PHB's
+//! `ibm,opal-phbid` (`<0 id>`, skiboot `core/pci.c` `pci_register_phb`).
+//!
+//! From those nodes this module builds, in memory, the sysfs the join expects: one function
+//! per PCI node with `vendor`, `device`, `class`, `revision` and `of_node`, nothing else. The
+//! join ([`crate::topology`]) then follows the same phandles as on a live host (`ibm,npu`,
+//! `ibm,gpu`, `memory-region`, `ibm,nvlink`, `ibm,nvlink-peers`). What a device tree cannot
+//! say is written in the topology's notes: drivers, IOMMU groups, the NUMA node of each
+//! function, and whether a function the firmware described is still on the bus (so a link
+//! that went down after boot is not seen). Bus numbers are the firmware's; Linux on PowerNV
+//! keeps them.
+
+use std::path::Path;
+
+use devtree::Tree;
+use pci::PciAddress;
+
+use super::{InputError, join, top_directory};
+use crate::capture::{Entry, Tree as FileTree};
+use crate::topology::Topology;
+
+/// Where sysfs shows the device tree (and where the in-memory view puts it).
+const DT_BASE: &str = "sys/firmware/devicetree/base";
+
+/// What the notes of a sosreport topology say is unknown.
+pub const UNKNOWN_WITHOUT_SYSFS: [&str; 3] = [
+    "sosreport: no sysfs, so the PCI functions are the device tree's PCI nodes (domain from \
+     the PHB's ibm,opal-phbid, bus, device and function from reg): a function the kernel \
+     removed after boot (a link down) still shows, and link-missing cannot be told",
+    "sosreport: drivers, IOMMU groups and the NUMA node of each PCI function are unknown \
+     without sysfs (driver-split and iommu-group-split are not checked)",
+    "sosreport: bus numbers are the firmware's (reg); Linux on PowerNV keeps them",
+];
+
+/// Bounds for a sosreport: they hold logs far larger than a capture's files (the archive is
+/// read into memory).
+fn limits() -> fsroot::Limits {
+    let mut l = fsroot::Limits::default();
+    l.max_total_bytes = 4 << 30;
+    l.max_file_bytes = 2 << 30;
+    l.max_entries = 5_000_000;
+    l
+}
+
+/// Reads the sosreport at `path` (a tarball or an unpacked directory) and joins its device
+/// tree into a topology; the notes say what is unknown without sysfs.
+pub fn read(path: &Path, names: &pci::Names) -> Result<Topology, InputError> {
+    let root = if path.is_dir() {
+        fsroot::Root::dir(path)?
+    } else {
+        fsroot::Root::archive_with_limits(path, limits())?
+    };
+    read_root(&root, names)
+}
+
+/// As [`read`], from an already open root.
+pub fn read_root(root: &fsroot::Root, names: &pci::Names) -> Result<Topology, InputError> {
+    let archive = root.origin().to_string();
+    let prefix = top_directory(
+        root,
+        &["proc/device-tree", DT_BASE, "sos_commands", "sos_reports"],
+    )
+    .ok_or_else(|| InputError::Missing {
+        archive: archive.clone(),
+        what: "no proc/device-tree, sys/firmware/devicetree/base or sos_commands at the top \
+               or under one top-level directory: not a sosreport"
+            .to_owned(),
+    })?;
+    let tree = read_tree(root, &prefix).map_err(|source| InputError::DeviceTree {
+        archive: archive.clone(),
+        source,
+    })?;
+    let (bytes, mut notes) = view(&tree, root, &prefix).map_err(|message| InputError::View {
+        archive: archive.clone(),
+        message,
+    })?;
+    let name = format!("{archive} (device tree)");
+    let view = fsroot::Root::archive_from_bytes(&name, &bytes, limits())?;
+    let mut topology = Topology::read(&view, names).map_err(|e| InputError::View {
+        archive: archive.clone(),
+        message: e.to_string(),
+    })?;
+    notes.extend(UNKNOWN_WITHOUT_SYSFS.iter().map(|s| (*s).to_owned()));
+    topology.notes.extend(notes);
+    topology.notes.sort();
+    topology.notes.dedup();
+    Ok(topology)
+}
+
+/// The device tree under `prefix`: `proc/device-tree` (a directory, or a link into the
+/// archive), else `sys/firmware/devicetree/base`.
+fn read_tree(root: &fsroot::Root, prefix: &str) -> Result<Tree<'static>, devtree::DirError> {
+    match Tree::from_root(root, join(prefix, "proc/device-tree")) {
+        Ok(tree) => Ok(tree),
+        Err(first) => Tree::from_root(root, join(prefix, DT_BASE)).map_err(|_| first),
+    }
+}
+
+/// The first line of the first of `paths` (under `prefix`) that exists and is not empty.
+fn first_line(root: &fsroot::Root, prefix: &str, paths: &[&str]) -> Option<String> {
+    paths.iter().find_map(|p| {
+        let text = root.read_text(join(prefix, p)).ok()?;
+        let line = text.lines().next()?.trim().to_owned();
+        (!line.is_empty()).then_some(line)
+    })
+}
+
+/// The PCI address of a device-tree PCI node: the domain of the nearest ancestor with
+/// `ibm,opal-phbid`, bus/device/function from the first `reg` cell.
+fn pci_address(node: devtree::Node<'_, '_>) -> Option<PciAddress> {
+    let hi = *node.cells("reg").ok()?.first()?;
+    let mut cur = node.parent();
+    let domain = loop {
+        let n = cur?;
+        if let Ok(id) = n.cells("ibm,opal-phbid") {
+            // `<0 id>`: the id is the last cell; more than 32 bits is not a Linux domain.
+            let (&last, rest) = id.split_last()?;
+            if rest.iter().any(|&c| c != 0) {
+                return None;
+            }
+            break last;
+        }
+        cur = n.parent();
+    };
+    let bus = ((hi >> 16) & 0xff) as u8;
+    let device = ((hi >> 11) & 0x1f) as u8;
+    let function = ((hi >> 8) & 0x7) as u8;
+    PciAddress::new(domain, bus, device, function)
+}
+
+/// The in-memory root (a plain tar) the join reads, and notes on what was left out.
+fn view(
+    tree: &Tree<'_>,
+    root: &fsroot::Root,
+    prefix: &str,
+) -> Result<(Vec<u8>, Vec<String>), String> {
+    let mut files = FileTree::new();
+    let mut notes = Vec::new();
+    let err = |e: crate::capture::CaptureError| e.to_string();
+    files.insert_dir(DT_BASE).map_err(err)?;
+    for node in tree.nodes() {
+        let path = node.path();
+        let dir = format!("{DT_BASE}{}", if path == "/" { "" } else { &path });
+        if files.insert_dir(&dir).is_err() {
+            notes.push(format!(
+                "sosreport: device-tree node {path} left out (unusable name)"
+            ));
+            continue;
+        }
+        for prop in node.properties() {
+            let file = format!("{dir}/{}", prop.name());
+            if files.insert_file(&file, prop.value().to_vec()).is_err() {
+                notes.push(format!(
+                    "sosreport: property {path}/{} left out (unusable name)",
+                    prop.name()
+                ));
+            }
+        }
+    }
+    files
+        .insert_symlink("proc/device-tree", &format!("/{DT_BASE}"))
+        .map_err(err)?;
+    let mut seen = std::collections::BTreeSet::new();
+    for node in tree.nodes() {
+        let (Ok(vendor), Ok(device)) = (node.u32("vendor-id"), node.u32("device-id")) else {
+            continue;
+        };
+        let Some(address) = pci_address(node) else {
+            continue;
+        };
+        let path = node.path();
+        if !seen.insert(address) {
+            notes.push(format!(
+                "sosreport: {path} has the PCI address {address} of another node; left out"
+            ));
+            continue;
+        }
+        let bus_dir = format!("pci{:04x}:{:02x}", address.domain(), address.bus());
+        let dev = format!("sys/devices/{bus_dir}/{address}");
+        let mut attr = |name: &str, text: String| {
+            files.insert_file(&format!("{dev}/{name}"), text.into_bytes())
+        };
+        attr("vendor", format!("{vendor:#06x}\n")).map_err(err)?;
+        attr("device", format!("{device:#06x}\n")).map_err(err)?;
+        if let Ok(class) = node.u32("class-code") {
+            attr("class", format!("{class:#08x}\n")).map_err(err)?;
+        }
+        if let Ok(rev) = node.u32("revision-id") {
+            attr("revision", format!("{rev:#04x}\n")).map_err(err)?;
+        }
+        // Unknown without sysfs: -1 is what sysfs itself says for "no node".
+        attr("numa_node", "-1\n".to_owned()).map_err(err)?;
+        files
+            .insert_symlink(&format!("{dev}/of_node"), &format!("/{DT_BASE}{path}"))
+            .map_err(err)?;
+        files
+            .insert_symlink(
+                &format!("sys/bus/pci/devices/{address}"),
+                &format!("../../../devices/{bus_dir}/{address}"),
+            )
+            .map_err(err)?;
+    }
+    files.insert_dir("sys/bus/pci/devices").map_err(err)?;
+    if let Some(host) = first_line(
+        root,
+        prefix,
+        &["proc/sys/kernel/hostname", "hostname", "etc/hostname"],
+    ) {
+        files
+            .insert_file("proc/sys/kernel/hostname", format!("{host}\n").into_bytes())
+            .map_err(err)?;
+    }
+    let kernel = first_line(root, prefix, &["proc/sys/kernel/osrelease"]).or_else(|| {
+        // `uname -a`: "Linux HOST RELEASE …".
+        first_line(root, prefix, &["uname", "sos_commands/kernel/uname_-a"])
+            .and_then(|l| l.split_whitespace().nth(2).map(str::to_owned))
+    });
+    if let Some(k) = kernel {
+        files
+            .insert_file("proc/sys/kernel/osrelease", format!("{k}\n").into_bytes())
+            .map_err(err)?;
+    }
+    Ok((to_tar(&files).map_err(|e| e.to_string())?, notes))
+}
+
+/// A plain tar of `files` (sorted, as the tree keeps them).
+fn to_tar(files: &FileTree) -> std::io::Result<Vec<u8>> {
+    let mut b = tar::Builder::new(Vec::new());
+    for (path, entry) in files.iter() {
+        let mut h = tar::Header::new_gnu();
+        h.set_mtime(0);
+        match entry {
+            Entry::Dir => {
+                h.set_entry_type(tar::EntryType::Directory);
+                h.set_mode(0o755);
+                h.set_size(0);
+                b.append_data(&mut h, format!("{path}/"), std::io::empty())?;
+            }
+            Entry::File(data) => {
+                h.set_entry_type(tar::EntryType::Regular);
+                h.set_mode(0o644);
+                h.set_size(data.len() as u64);
+                b.append_data(&mut h, path, data.as_slice())?;
+            }
+            Entry::Symlink(target) => {
+                h.set_entry_type(tar::EntryType::Symlink);
+                h.set_mode(0o777);
+                h.set_size(0);
+                b.append_link(&mut h, path, target)?;
+            }
+        }
+    }
+    b.into_inner()
+}

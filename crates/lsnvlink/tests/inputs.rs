@@ -1,0 +1,298 @@
+//! Inputs admins already have: sosreport tarballs (built here from the bundled captures'
+//! device trees, laid out as sos lays them out) give the same GPUs, bridges, links and GPU
+//! memory as the capture with sysfs, and say what is unknown; the real hwloc capture in
+//! `testdata/hwloc` gives NUMA facts.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use lsnvlink::audit::{Code, Report};
+use lsnvlink::inputs::{hwloc, sosreport};
+use lsnvlink::render::report;
+
+const DT: &str = "sys/firmware/devicetree/base/";
+
+fn capture(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../testdata/captures")
+        .join(format!("{name}.tar.gz"))
+}
+
+fn hwloc_capture() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../testdata/hwloc/nvidiagpunumanodes.tar.bz2")
+}
+
+/// How the sosreport holds the device tree.
+#[derive(Clone, Copy)]
+enum Layout {
+    /// `proc/device-tree/` as a directory (sos copies the tree's content there).
+    ProcDir,
+    /// `proc/device-tree` a link to `/sys/firmware/devicetree/base`, which is copied too: the
+    /// absolute link does not resolve under the top-level directory.
+    SysWithLink,
+}
+
+/// A sosreport-like `.tar.gz` under `sosreport-<host>-2026/`: the capture's device tree,
+/// `hostname`, `uname`, and a `sos_commands/pci/lspci_-nnvv` text, but no `/sys/bus/pci`.
+fn sosreport_from(name: &str, layout: Layout, dir: &Path) -> PathBuf {
+    let bytes = std::fs::read(capture(name)).unwrap();
+    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(bytes.as_slice()));
+    let top = format!("sosreport-{name}-2026");
+    let out_path = dir.join(format!("{top}.tar.gz"));
+    let gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    let mut out = tar::Builder::new(gz);
+    let mut hostname = String::new();
+    for entry in archive.entries().unwrap() {
+        let mut entry = entry.unwrap();
+        let path = entry.path().unwrap().to_string_lossy().into_owned();
+        let path = path.trim_start_matches("./").to_owned();
+        let mut data = Vec::new();
+        entry.read_to_end(&mut data).unwrap();
+        if path == "proc/sys/kernel/hostname" {
+            hostname = String::from_utf8(data).unwrap();
+            continue;
+        }
+        let Some(rest) = path.strip_prefix(DT) else {
+            continue;
+        };
+        let new = match layout {
+            Layout::ProcDir => format!("{top}/proc/device-tree/{rest}"),
+            Layout::SysWithLink => format!("{top}/{DT}{rest}"),
+        };
+        let mut header = entry.header().clone();
+        out.append_data(&mut header, new, data.as_slice()).unwrap();
+    }
+    let mut file = |path: &str, text: &str| {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(text.len() as u64);
+        h.set_mode(0o644);
+        out.append_data(&mut h, format!("{top}/{path}"), text.as_bytes())
+            .unwrap();
+    };
+    file("hostname", &hostname);
+    file(
+        "uname",
+        "Linux wsp 4.18.0-305.el8.ppc64le #1 SMP Thu Apr 29 08:53:15 EDT 2021 ppc64le\n",
+    );
+    file(
+        "sos_commands/pci/lspci_-nnvv",
+        "0004:04:00.0 3D controller [0302]: …\n",
+    );
+    if let Layout::SysWithLink = layout {
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(tar::EntryType::Symlink);
+        h.set_size(0);
+        out.append_link(
+            &mut h,
+            format!("{top}/proc/device-tree"),
+            "/sys/firmware/devicetree/base",
+        )
+        .unwrap();
+    }
+    std::fs::write(&out_path, out.into_inner().unwrap().finish().unwrap()).unwrap();
+    out_path
+}
+
+fn from_capture(name: &str) -> Report {
+    let root = fsroot::Root::archive(capture(name)).unwrap();
+    Report::read(&root, &pci::Names::builtin()).unwrap()
+}
+
+fn from_sosreport(path: &Path) -> Report {
+    Report::new(sosreport::read(path, &pci::Names::builtin()).unwrap())
+}
+
+fn lsnvlink(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_lsnvlink"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn a_sosreport_device_tree_gives_the_same_nvlink2_topology_as_sysfs() {
+    let dir = tempfile::tempdir().unwrap();
+    for name in ["ac922-4gpu-16gb-nvidia", "ac922-6gpu-32gb-vfio"] {
+        for layout in [Layout::ProcDir, Layout::SysWithLink] {
+            let sos = from_sosreport(&sosreport_from(name, layout, dir.path()));
+            let cap = from_capture(name);
+            let (s, c) = (&sos.topology, &cap.topology);
+            assert_eq!(s.gpus.len(), c.gpus.len(), "{name}");
+            for (gs, gc) in s.gpus.iter().zip(&c.gpus) {
+                assert_eq!(gs.address, gc.address);
+                assert_eq!(gs.name, gc.name);
+                assert_eq!(gs.slot, gc.slot);
+                assert_eq!(gs.chip_id, gc.chip_id);
+                assert_eq!(gs.memory, gc.memory);
+                assert_eq!(gs.cpu_links, gc.cpu_links);
+                assert_eq!(gs.gpu_links, gc.gpu_links);
+                // What only sysfs knows is unknown, not invented.
+                assert_eq!(gs.driver, None);
+                assert_eq!(gs.iommu_group, None);
+                assert_eq!(gs.numa_node, None);
+            }
+            let addresses = |t: &lsnvlink::topology::Topology| {
+                t.bridges.iter().map(|b| b.address).collect::<Vec<_>>()
+            };
+            assert_eq!(addresses(s), addresses(c));
+            assert_eq!(s.npus, c.npus);
+            assert_eq!(s.wiring, c.wiring);
+            assert_eq!(s.platform.model, c.platform.model);
+            assert_eq!(s.platform.hostname, c.platform.hostname);
+            assert_eq!(s.platform.kernel.as_deref(), Some("4.18.0-305.el8.ppc64le"));
+            for note in sosreport::UNKNOWN_WITHOUT_SYSFS {
+                assert!(s.notes.iter().any(|n| n == note), "{note}");
+            }
+        }
+    }
+}
+
+#[test]
+fn sosreport_snapshots() {
+    let dir = tempfile::tempdir().unwrap();
+    for name in ["ac922-4gpu-16gb-nvidia", "ac922-6gpu-32gb-vfio"] {
+        let r = from_sosreport(&sosreport_from(name, Layout::ProcDir, dir.path()));
+        insta::assert_snapshot!(format!("sosreport-{name}__text"), report::text(&r));
+        insta::assert_snapshot!(format!("sosreport-{name}__json"), report::json(&r));
+    }
+}
+
+#[test]
+fn a_link_down_after_boot_is_not_seen_in_a_sosreport_and_the_notes_say_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let sos = from_sosreport(&sosreport_from(
+        "ac922-4gpu-link-down",
+        Layout::ProcDir,
+        dir.path(),
+    ));
+    let cap = from_capture("ac922-4gpu-link-down");
+    assert!(cap.findings.iter().any(|f| f.code == Code::LinkMissing));
+    assert!(!sos.findings.iter().any(|f| f.code == Code::LinkMissing));
+    assert_eq!(sos.topology.bridges.len(), 12);
+    assert!(
+        sos.topology
+            .notes
+            .iter()
+            .any(|n| n.contains("link-missing cannot be told"))
+    );
+}
+
+#[test]
+fn a_sosreport_without_gpu_memory_nodes_still_raises_that_finding() {
+    let dir = tempfile::tempdir().unwrap();
+    let sos = from_sosreport(&sosreport_from(
+        "ac922-4gpu-no-gpu-memory",
+        Layout::ProcDir,
+        dir.path(),
+    ));
+    let codes: Vec<Code> = sos.findings.iter().map(|f| f.code).collect();
+    assert!(codes.contains(&Code::MemoryRegionMissing), "{codes:?}");
+}
+
+#[test]
+fn the_command_reads_a_sosreport_and_refuses_what_is_not_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let sos = sosreport_from("ac922-6gpu-32gb-vfio", Layout::ProcDir, dir.path());
+    let o = lsnvlink(&["--sosreport", sos.to_str().unwrap(), "--format", "matrix"]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(
+        String::from_utf8(o.stdout)
+            .unwrap()
+            .starts_with("      GPU0  GPU1")
+    );
+    // A capture without a device tree is no sosreport.
+    let x86 = capture("x86-v100-pcie");
+    let o = lsnvlink(&["--sosreport", x86.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("not a sosreport"));
+    // Garbage.
+    let junk = dir.path().join("junk.tar.xz");
+    std::fs::write(&junk, b"\xfd7zXZ\0 truncated").unwrap();
+    let o = lsnvlink(&["--sosreport", junk.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    // One host source at a time.
+    let o = lsnvlink(&[
+        "--sosreport",
+        sos.to_str().unwrap(),
+        "--capture",
+        capture("ac922-6gpu-32gb-vfio").to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+}
+
+#[test]
+fn hwloc_numa_facts_of_the_real_ac922_capture() {
+    let f = hwloc::read(&hwloc_capture()).unwrap();
+    let ids: Vec<u32> = f.nodes.iter().map(|n| n.id).collect();
+    assert_eq!(ids, [0, 8, 250, 251, 252, 253, 254, 255]);
+    assert_eq!(f.platform.as_deref(), Some("PowerNV 8335-GTW"));
+    assert_eq!(f.nodes[0].cpus, 88);
+    assert!(f.nodes[2..].iter().all(|n| n.cpus == 0));
+    assert_eq!(f.nodes[7].mem_total_kib, Some(15_728_640));
+    assert_eq!(f.nodes[0].distances.len(), 8);
+    assert_eq!(f.nvidia_gpus.len(), 6);
+    let g = f
+        .nvidia_gpus
+        .iter()
+        .find(|g| g.address == "0004:05:00.0")
+        .unwrap();
+    assert_eq!(g.node, Some(255));
+    assert_eq!(g.status.as_deref(), Some("online"));
+    assert_eq!(g.base, Some(0x400_0000_0000));
+    insta::assert_snapshot!("hwloc__text", hwloc::text(&f));
+    insta::assert_snapshot!("hwloc__json", hwloc::json(&f));
+}
+
+#[test]
+fn hwloc_alone_and_beside_a_host() {
+    let h = hwloc_capture();
+    let o = lsnvlink(&["--hwloc", h.to_str().unwrap(), "--format", "json"]);
+    assert_eq!(o.status.code(), Some(0));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["schema_version"], 1);
+    assert_eq!(v["nodes"].as_array().unwrap().len(), 8);
+    let o = lsnvlink(&["--hwloc", h.to_str().unwrap(), "--format", "dot"]);
+    assert_eq!(o.status.code(), Some(2));
+    // Beside the 6-GPU capture: the NUMA section follows the report, and the notes compare
+    // each GPU's memory node (this hwloc capture's addresses were partly edited by hwloc's
+    // developers: two GPUs match, two disagree, two are absent).
+    let c = capture("ac922-6gpu-32gb-vfio");
+    let o = lsnvlink(&[
+        "--capture",
+        c.to_str().unwrap(),
+        "--hwloc",
+        h.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0));
+    let text = String::from_utf8(o.stdout).unwrap();
+    assert!(text.contains("NUMA (hwloc capture, PowerNV 8335-GTW): 8 nodes"));
+    assert_eq!(text.matches("as the device tree says").count(), 2, "{text}");
+    assert_eq!(text.matches("by the device tree").count(), 2);
+    assert_eq!(text.matches("no nvidia numa_status for").count(), 2);
+}
+
+#[test]
+fn an_archive_that_is_not_an_hwloc_capture_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("a/etc")).unwrap();
+    std::fs::create_dir_all(dir.path().join("b")).unwrap();
+    let e = hwloc::read(dir.path()).unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("not an hwloc-gather-topology capture"),
+        "{e}"
+    );
+}
