@@ -6,6 +6,7 @@
 //!   stable toolchain (`--sanitizer none`), seeded from `fuzz/seeds/TARGET`.
 //! - `cargo xtask testdata [--check]`: regenerates the test captures in `testdata/captures`
 //!   from the host model in `src/testdata/` (or checks that they are up to date).
+//! - `cargo xtask pictures [--check]`: draws the README's topology pictures (`docs/*.svg`).
 //! - `cargo xtask bench TARGET [OPTIONS]`: a benchmark side by side with the peer tool (not
 //!   run in CI); `pci` compares `lsnvlink pci` with lspci on generated trees.
 
@@ -19,6 +20,7 @@ mod bench_dt;
 mod bench_fleet;
 mod bench_pci;
 mod bench_report;
+mod pictures;
 mod testdata;
 
 #[derive(Parser)]
@@ -49,6 +51,12 @@ enum Task {
         #[arg(long)]
         check: bool,
     },
+    /// Draw docs/topology-*.svg from the bundled captures (lsnvlink --format dot, Graphviz).
+    Pictures {
+        /// Compare with the committed pictures instead of writing; fail when they differ.
+        #[arg(long)]
+        check: bool,
+    },
     /// Benchmark against the peer tool (targets: dt, fleet, pci, report); prints medians and ratios.
     Bench {
         /// What to benchmark: dt or pci.
@@ -68,6 +76,7 @@ fn main() -> Result<()> {
             seconds,
         } => fuzz(target, all, seconds),
         Task::Testdata { check } => testdata::run(&project_root(), check),
+        Task::Pictures { check } => pictures::run(&project_root(), check),
         Task::Bench { target, args } => match target.as_str() {
             "dt" => bench_dt::run(&project_root(), &args),
             "fleet" => bench_fleet::run(&project_root(), &args),

@@ -137,10 +137,12 @@ fn memlock_needs_are_one_sample_per_guest_sorted() {
         MemlockNeed {
             guest: "zeta".to_owned(),
             bytes: 2,
+            hard_limit_bytes: Some(1),
         },
         MemlockNeed {
             guest: "alpha".to_owned(),
             bytes: 1 << 40,
+            hard_limit_bytes: None,
         },
     ];
     let text = prom(&read("ac922-4gpu-16gb-nvidia"), &needs);
@@ -151,6 +153,12 @@ fn memlock_needs_are_one_sample_per_guest_sorted() {
         Some((1u64 << 40) as f64)
     );
     assert!(text.find("guest=\"alpha\"").unwrap() < text.find("guest=\"zeta\"").unwrap());
+    let zeta = [("guest", "zeta")];
+    assert_eq!(
+        value(&s, "lsnvlink_memlock_hard_limit_bytes", &zeta),
+        Some(1.0)
+    );
+    assert_eq!(value(&s, "lsnvlink_memlock_hard_limit_bytes", &alpha), None);
     assert!(!prom(&read("ac922-4gpu-16gb-nvidia"), &[]).contains("memlock"));
 }
 
@@ -190,4 +198,78 @@ fn output_into_a_missing_directory_fails_with_2_and_writes_nothing() {
     assert_eq!(o.status.code(), Some(2));
     assert!(!out.exists());
     assert!(String::from_utf8_lossy(&o.stderr).contains("temporary file"));
+}
+
+/// A pSeries guest of 64 GiB given the NVLink bridge 0006:00:00.0 (the memlock reference's
+/// worked example (i)), with an optional `<memtune><hard_limit>`.
+fn nv2_guest_xml(name: &str, hard_limit_kib: Option<u64>) -> String {
+    let memtune = hard_limit_kib
+        .map(|k| format!("<memtune><hard_limit unit='KiB'>{k}</hard_limit></memtune>"))
+        .unwrap_or_default();
+    format!(
+        "<domain type='kvm'><name>{name}</name><memory unit='GiB'>64</memory>{memtune}\
+         <os><type arch='ppc64le' machine='pseries-4.2'>hvm</type></os>\
+         <devices><controller type='pci' index='0' model='pci-root'/>\
+         <hostdev mode='subsystem' type='pci' managed='yes'><driver name='vfio'/>\
+         <source><address domain='0x0006' bus='0x00' slot='0x00' function='0x0'/></source>\
+         <address type='pci' domain='0x0000' bus='0x0' slot='0x05' function='0x0'/></hostdev>\
+         </devices></domain>"
+    )
+}
+
+#[test]
+fn the_memlock_need_of_a_guest_is_a_metric_when_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = dir.path().join("a.xml");
+    let b = dir.path().join("b.xml");
+    std::fs::write(&a, nv2_guest_xml("gpu-guest", None)).unwrap();
+    std::fs::write(&b, nv2_guest_xml("capped", Some(1_048_576))).unwrap();
+    let cap = capture("ac922-4gpu-16gb-nvidia");
+    let o = Command::new(env!("CARGO_BIN_EXE_lsnvlink"))
+        .arg("--capture")
+        .arg(&cap)
+        .args(["--format", "prom", "--memlock-domain"])
+        .arg(&b)
+        .arg("--memlock-domain")
+        .arg(&a)
+        .output()
+        .unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let text = String::from_utf8(o.stdout).unwrap();
+    let s = parse_strict(&text);
+    // The reference's worked example (i): 344,155,226,112 bytes (NVLink2 branch).
+    let need = value(&s, "lsnvlink_memlock_need_bytes", &[("guest", "gpu-guest")]);
+    assert_eq!(need, Some(344_155_226_112.0));
+    // The same number `lsnvlink memlock` gives for that domain.
+    let m = Command::new(env!("CARGO_BIN_EXE_lsnvlink"))
+        .args(["memlock", "--capture"])
+        .arg(&cap)
+        .arg("--domain")
+        .arg(&a)
+        .args(["--format", "json"])
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&m.stdout).unwrap();
+    assert_eq!(need, v["limit_bytes"].as_f64());
+    // The capped guest: the formula's need and its hard limit side by side.
+    let capped = [("guest", "capped")];
+    assert_eq!(value(&s, "lsnvlink_memlock_need_bytes", &capped), need);
+    assert_eq!(
+        value(&s, "lsnvlink_memlock_hard_limit_bytes", &capped),
+        Some(1_073_741_824.0)
+    );
+    // Only with --format prom.
+    let o = Command::new(env!("CARGO_BIN_EXE_lsnvlink"))
+        .arg("--capture")
+        .arg(&cap)
+        .arg("--memlock-domain")
+        .arg(&a)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
 }

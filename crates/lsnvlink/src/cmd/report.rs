@@ -2,7 +2,7 @@
 //! findings, as text, an nvidia-smi-style matrix, or JSON.
 
 use std::collections::HashSet;
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -10,6 +10,10 @@ use anyhow::Context;
 use clap::ValueEnum as _;
 use lsnvlink::audit::Report;
 use lsnvlink::inputs::{hwloc, sosreport};
+use lsnvlink::memlock::budget;
+use lsnvlink::memlock::domain::{MAX_DOMAIN_XML_BYTES, parse_domain_bytes};
+use lsnvlink::memlock::version::Release;
+use lsnvlink::render::prom::MemlockNeed;
 use lsnvlink::render::report as render;
 use lsnvlink::topology::{Topology, VENDOR_NVIDIA};
 use pci::Names;
@@ -52,6 +56,10 @@ pub struct ReportArgs {
     /// nodes (text or json); with a host, checked against the host's GPU memory nodes.
     #[arg(long, value_name = "FILE")]
     pub hwloc: Option<PathBuf>,
+    /// With --format prom: the memlock need of the guest this libvirt domain XML describes,
+    /// as libvirt's newest rules compute it on this host (repeat for more guests).
+    #[arg(long, value_name = "FILE.xml", conflicts_with = "sosreport")]
+    pub memlock_domain: Vec<PathBuf>,
 }
 
 /// What `--help` says about exit codes (a contract for scripts).
@@ -84,6 +92,38 @@ fn rename_unknown_gpus(topology: &mut Topology) {
     }
 }
 
+/// The memlock need of each guest (`<name>`, else the file's stem) on `root`.
+fn memlock_needs(
+    domains: &[PathBuf],
+    root: &fsroot::Root,
+    topology: &Topology,
+) -> anyhow::Result<Vec<MemlockNeed>> {
+    let mut needs = Vec::new();
+    for path in domains {
+        let file =
+            std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+        let mut bytes = Vec::new();
+        file.take(MAX_DOMAIN_XML_BYTES as u64 + 1)
+            .read_to_end(&mut bytes)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        let guest = parse_domain_bytes(&bytes).with_context(|| path.display().to_string())?;
+        let name = guest.name.clone().unwrap_or_else(|| {
+            path.file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default()
+        });
+        let hard_limit_bytes = guest.hard_limit_kib.and_then(|k| k.checked_mul(1024));
+        let b = budget(guest, Release::Newest, root, Some(topology))
+            .with_context(|| format!("memlock of {}", path.display()))?;
+        needs.push(MemlockNeed {
+            guest: name,
+            bytes: b.computation.formula_bytes,
+            hard_limit_bytes,
+        });
+    }
+    Ok(needs)
+}
+
 /// Runs the report; the exit code says whether any finding is an error.
 pub fn run(args: &ReportArgs) -> anyhow::Result<ExitCode> {
     let numa = match &args.hwloc {
@@ -110,13 +150,20 @@ pub fn run(args: &ReportArgs) -> anyhow::Result<ExitCode> {
         write_output(args.output.as_deref(), text.as_bytes())?;
         return Ok(ExitCode::SUCCESS);
     }
-    let mut topology = match &args.sosreport {
-        Some(path) => sosreport::read(path, &Names::builtin())
-            .with_context(|| format!("reading sosreport {}", path.display()))?,
+    if !args.memlock_domain.is_empty() && args.format != Format::Prom {
+        anyhow::bail!("--memlock-domain goes with --format prom (else use lsnvlink memlock)");
+    }
+    let (mut topology, root) = match &args.sosreport {
+        Some(path) => (
+            sosreport::read(path, &Names::builtin())
+                .with_context(|| format!("reading sosreport {}", path.display()))?,
+            None,
+        ),
         None => {
             let root = args.source.open()?;
-            Topology::read(&root, &Names::builtin())
-                .with_context(|| format!("reading {}", root.origin()))?
+            let t = Topology::read(&root, &Names::builtin())
+                .with_context(|| format!("reading {}", root.origin()))?;
+            (t, Some(root))
         }
     };
     rename_unknown_gpus(&mut topology);
@@ -131,7 +178,13 @@ pub fn run(args: &ReportArgs) -> anyhow::Result<ExitCode> {
         Format::Text => render::text(&report),
         Format::Matrix => render::matrix(&report),
         Format::Json => render::json(&report),
-        Format::Prom => lsnvlink::render::prom::prom(&report, &[]),
+        Format::Prom => {
+            let needs = match &root {
+                Some(root) => memlock_needs(&args.memlock_domain, root, &report.topology)?,
+                None => Vec::new(),
+            };
+            lsnvlink::render::prom::prom(&report, &needs)
+        }
         Format::Dot => lsnvlink::render::dot::dot(&report),
     };
     if let (Some(facts), Format::Text) = (&numa, args.format) {

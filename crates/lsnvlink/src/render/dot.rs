@@ -202,6 +202,44 @@ pub fn dot(report: &Report) -> String {
                 None => {}
             }
         }
+        // Bridges the device tree lists but the bus lacks (a link down), beside the others.
+        let mut absent = Vec::new();
+        for g in gpus.iter().filter(|g| gpu_chip(t, g) == *chip) {
+            for (i, e) in g
+                .npu
+                .iter()
+                .flatten()
+                .filter(|e| e.bridge.is_none())
+                .enumerate()
+            {
+                let node = format!("{}_absent_{i}", id("gpu", g.address));
+                let what = e.dt_path.as_deref().unwrap_or("(no node)");
+                let _ = writeln!(
+                    out,
+                    "    {node} [label={}, shape=cds, style=dashed, color=red, fillcolor=white];",
+                    quote(&format!("absent bridge\n{what}"))
+                );
+                absent.push(node);
+            }
+        }
+        // One row of bridges and one of GPUs per chip, so the links read top to bottom.
+        let mut bridges: Vec<String> = t
+            .bridges
+            .iter()
+            .filter(|b| b.chip_id == *chip)
+            .map(|b| id("br", b.address))
+            .collect();
+        bridges.extend(absent);
+        let chip_gpus: Vec<String> = gpus
+            .iter()
+            .filter(|g| gpu_chip(t, g) == *chip)
+            .map(|g| id("gpu", g.address))
+            .collect();
+        for row in [bridges, chip_gpus] {
+            if !row.is_empty() {
+                let _ = writeln!(out, "    {{ rank=same; {}; }}", row.join("; "));
+            }
+        }
         out.push_str("  }\n");
     }
 
@@ -237,12 +275,19 @@ pub fn dot(report: &Report) -> String {
             .enumerate()
         {
             let node = format!("{}_absent_{i}", id("gpu", g.address));
-            let what = e.dt_path.as_deref().unwrap_or("(no node)");
-            let _ = writeln!(
-                out,
-                "  {node} [label={}, shape=cds, style=dashed, color=red, fillcolor=white];",
-                quote(&format!("absent bridge\n{what}"))
-            );
+            // Its NPU: the PHB whose node holds the bridge's node.
+            let npu = e.dt_path.as_deref().and_then(|p| {
+                t.npus
+                    .iter()
+                    .find(|n| p.starts_with(&format!("{}/", n.dt_path)))
+            });
+            if let Some(n) = npu {
+                let _ = writeln!(
+                    out,
+                    "  npu_{:04x} -- {node} [style=dashed, color=red];",
+                    n.domain
+                );
+            }
             let _ = writeln!(
                 out,
                 "  {node} -- {} [style=dashed, color=red, label=\"down\"];",

@@ -27,14 +27,17 @@ use crate::audit::{Code, Report, Severity};
 
 use super::report::gpu_label;
 
-/// One extra gauge sample the caller supplies: the memory-locking need of a guest, in bytes
-/// (`lsnvlink_memlock_need_bytes{guest="…"}`).
+/// The memory-locking need of a guest, as the caller computed it ([`crate::memlock`]):
+/// `lsnvlink_memlock_need_bytes{guest="…"}` and, when the domain sets one,
+/// `lsnvlink_memlock_hard_limit_bytes{guest="…"}` (alert when the need exceeds it).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MemlockNeed {
     /// The guest's name (a libvirt domain name, or what the caller calls it).
     pub guest: String,
-    /// Bytes the guest must be allowed to lock.
+    /// Bytes the guest must be allowed to lock: libvirt's formula.
     pub bytes: u64,
+    /// The domain's `<memtune><hard_limit>` in bytes, which overrides the formula.
+    pub hard_limit_bytes: Option<u64>,
 }
 
 /// Escapes a label value as the exposition format requires.
@@ -274,12 +277,26 @@ pub fn prom(report: &Report, memlock: &[MemlockNeed]) -> String {
         );
         let mut sorted: Vec<&MemlockNeed> = memlock.iter().collect();
         sorted.sort_by(|a, b| a.guest.cmp(&b.guest));
-        for m in sorted {
+        for m in &sorted {
             w.sample(
                 "lsnvlink_memlock_need_bytes",
                 &[("guest", m.guest.clone())],
                 m.bytes,
             );
+        }
+        w.metric(
+            "lsnvlink_memlock_hard_limit_bytes",
+            "The guest's <memtune><hard_limit>, which replaces the formula (alert when below \
+             lsnvlink_memlock_need_bytes).",
+        );
+        for m in &sorted {
+            if let Some(limit) = m.hard_limit_bytes {
+                w.sample(
+                    "lsnvlink_memlock_hard_limit_bytes",
+                    &[("guest", m.guest.clone())],
+                    limit,
+                );
+            }
         }
     }
     w.out
