@@ -10,7 +10,11 @@ use lsnvlink::memlock::{NoHost, budget, render};
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(guest) = parse_domain_bytes(data) {
-        for release in [Release::Newest, Release::Version(5, 2, 0), Release::Version(3, 1, 0)] {
+        for release in [
+            Release::Newest,
+            Release::Version(5, 2, 0),
+            Release::Version(3, 1, 0),
+        ] {
             if let Ok(b) = budget(guest.clone(), release, &NoHost, None) {
                 let _ = (render::text(&b), render::json(&b));
             }

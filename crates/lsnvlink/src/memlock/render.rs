@@ -67,7 +67,11 @@ pub fn text(b: &Budget) -> String {
     let _ = writeln!(out, "path: {path}");
 
     if !b.phbs.is_empty() {
-        let _ = writeln!(out, "\nPHBs counted: {}", b.phb_count);
+        if b.ppc64_path {
+            let _ = writeln!(out, "\nPHBs counted: {}", b.phb_count);
+        } else {
+            let _ = writeln!(out, "\nPHBs (the generic path does not count them):");
+        }
         for p in &b.phbs {
             let devices: Vec<String> = p.hostdevs.iter().map(ToString::to_string).collect();
             let _ = writeln!(
