@@ -6,8 +6,14 @@
 //! computes it, and the renderers behind the `lsnvlink` command.
 #![forbid(unsafe_code)]
 
+// The command modules (`cmd/`) name this crate `lsnvlink::…`, as they did from the binary.
+extern crate self as lsnvlink;
+
 pub mod audit;
 pub mod capture;
+pub mod cli;
+#[doc(hidden)]
+pub mod cmd;
 pub mod memlock;
 pub mod fleet;
 pub mod inputs;

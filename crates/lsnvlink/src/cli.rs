@@ -1,0 +1,131 @@
+//! The `lsnvlink` command line: its definition ([`command`], what `cargo xtask dist` turns
+//! into the man pages and shell completions) and [`main`], which parses it, runs the command
+//! (one module per command under `cmd/`) and maps the result to the exit code.
+//!
+//! Exit codes (a contract for scripts): 0 success (the report: no error finding); 1 the report
+//! (or `fleet`, `memlock`) found an error; 2 bad usage or unreadable input.
+//!
+//! Colour: clap colours help and usage errors only when standard error/output is a terminal,
+//! never when `NO_COLOR` is set (and always with `CLICOLOR_FORCE`); nothing else is coloured.
+//!
+//! ```
+//! let cmd = lsnvlink::cli::command();
+//! assert_eq!(cmd.get_name(), "lsnvlink");
+//! assert!(cmd.get_subcommands().any(|s| s.get_name() == "fleet"));
+//! ```
+
+use std::process::ExitCode;
+
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
+
+use crate::cmd;
+
+/// Examples shown by `lsnvlink --help` (and in the man page).
+pub const EXAMPLES: &str = "\
+Examples:
+  lsnvlink                                     report on this host
+  lsnvlink --format matrix                     GPUs x GPUs, like nvidia-smi topo -m
+  lsnvlink --capture host.tar.gz --format json replay a capture (lsnvlink capture -o host.tar.gz)
+  lsnvlink --format prom -o /var/lib/node_exporter/textfile_collector/lsnvlink.prom
+                                               metrics for node_exporter, written atomically
+  lsnvlink --format dot | dot -Tsvg > host.svg a picture of the topology
+  lsnvlink --sosreport sosreport-host.tar.xz   the topology from a sosreport's device tree
+  lsnvlink --hwloc host.tar.bz2                NUMA facts from hwloc-gather-topology
+  lsnvlink fleet /srv/captures/                one line per host, the odd ones out
+  lsnvlink memlock --memory 64GiB --hostdev 0004:04:00.0
+                                               what a KVM guest must be allowed to lock";
+
+/// Inspect IBM POWER9 hosts with NVIDIA V100 GPUs attached over NVLink2.
+#[derive(Parser)]
+#[command(name = "lsnvlink", version = crate::VERSION)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct Cli {
+    /// Without a subcommand: the report of the NVLink2 topology and its audit findings.
+    #[command(flatten)]
+    pub report: cmd::report::ReportArgs,
+    /// The command, if any.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// The subcommands.
+#[derive(Subcommand)]
+pub enum Command {
+    /// Write a capture of this host (or of --root DIR) as a .tar.gz for replay elsewhere.
+    Capture(cmd::capture::CaptureArgs),
+    /// The device tree: dump it as dts or JSON, get a property, list a node.
+    Dt(cmd::dt::DtArgs),
+    /// Many hosts at once: one line per capture, and the hosts that differ from the majority.
+    #[command(after_help = cmd::fleet::FLEET_EXIT_CODES)]
+    Fleet(cmd::fleet::FleetArgs),
+    /// The RLIMIT_MEMLOCK libvirt gives a KVM guest (NVLink2 branch included), from flags or a
+    /// domain XML; the guest layout of assigned V100s.
+    #[command(after_help = cmd::memlock::MEMLOCK_HELP)]
+    Memlock(cmd::memlock::MemlockArgs),
+    /// PCI devices: a list like `lspci -nnD`, a tree like `lspci -t`, vmm records, or JSON.
+    Pci(cmd::pci::PciArgs),
+}
+
+/// The whole command line, as `--help`, the man pages and the completions show it.
+pub fn command() -> clap::Command {
+    Cli::command().after_help(format!("{}\n\n{EXAMPLES}", cmd::report::EXIT_CODES))
+}
+
+/// Parses the process's arguments.
+pub fn parse() -> Result<Cli, clap::Error> {
+    let mut cmd = command();
+    let matches = cmd.try_get_matches_from_mut(std::env::args_os())?;
+    Cli::from_arg_matches(&matches).map_err(|e| e.format(&mut cmd))
+}
+
+/// Runs a parsed command line.
+pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        None => cmd::report::run(&cli.report),
+        Some(Command::Capture(args)) => cmd::capture::run(&args).map(|()| ExitCode::SUCCESS),
+        Some(Command::Dt(args)) => cmd::dt::run(args).map(|()| ExitCode::SUCCESS),
+        Some(Command::Fleet(args)) => cmd::fleet::run(&args),
+        Some(Command::Memlock(args)) => cmd::memlock::run(&args),
+        Some(Command::Pci(args)) => cmd::pci::run(args).map(|()| ExitCode::SUCCESS),
+    }
+}
+
+/// The `lsnvlink` binary: parse, run, print an error, give the exit code.
+pub fn main() -> ExitCode {
+    let cli = match parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("lsnvlink: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        command().debug_assert();
+    }
+
+    #[test]
+    fn help_has_examples_and_exit_codes() {
+        let help = command().render_long_help().to_string();
+        assert!(help.contains("Examples:"));
+        assert!(help.contains("Exit codes:"));
+        assert!(help.contains("lsnvlink fleet /srv/captures/"));
+    }
+}

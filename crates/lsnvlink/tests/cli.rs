@@ -1,0 +1,78 @@
+//! The command line as users meet it: `--help` with examples and exit codes, colour only
+//! where it is wanted (a terminal or `CLICOLOR_FORCE`, never with `NO_COLOR`), and the
+//! definition `cargo xtask dist` turns into man pages and completions.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use std::process::{Command, Output};
+
+fn lsnvlink(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_lsnvlink"));
+    cmd.args(args)
+        .env_remove("NO_COLOR")
+        .env_remove("CLICOLOR_FORCE");
+    cmd.env_remove("CLICOLOR");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().unwrap()
+}
+
+const ESC: &str = "\u{1b}[";
+
+#[test]
+fn help_shows_examples_and_exit_codes() {
+    let o = lsnvlink(&["--help"], &[]);
+    assert_eq!(o.status.code(), Some(0));
+    let text = String::from_utf8(o.stdout).unwrap();
+    assert!(text.contains("Examples:"));
+    assert!(text.contains("lsnvlink --format prom -o"));
+    assert!(text.contains("Exit codes:"));
+    for flag in ["--sosreport", "--hwloc", "--output", "--memlock-domain"] {
+        assert!(text.contains(flag), "{flag}");
+    }
+    let o = lsnvlink(&["fleet", "--help"], &[]);
+    let text = String::from_utf8(o.stdout).unwrap();
+    assert!(text.contains("Examples:") && text.contains("--format json"));
+}
+
+#[test]
+fn colour_only_when_forced_and_never_with_no_color() {
+    // Piped (not a terminal): plain.
+    let plain = lsnvlink(&["--help"], &[]);
+    assert!(!String::from_utf8_lossy(&plain.stdout).contains(ESC));
+    // Forced, as a terminal would get it: coloured. This shows the check below can fail.
+    let forced = lsnvlink(&["--help"], &[("CLICOLOR_FORCE", "1")]);
+    assert!(String::from_utf8_lossy(&forced.stdout).contains(ESC));
+    // NO_COLOR wins over everything.
+    let no = lsnvlink(&["--help"], &[("CLICOLOR_FORCE", "1"), ("NO_COLOR", "1")]);
+    assert!(!String::from_utf8_lossy(&no.stdout).contains(ESC));
+    // Usage errors too (exit 2, on stderr).
+    let bad = lsnvlink(&["--bogus"], &[("CLICOLOR_FORCE", "1"), ("NO_COLOR", "1")]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(!String::from_utf8_lossy(&bad.stderr).contains(ESC));
+    // The report itself is never coloured.
+    let cap = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../testdata/captures/ac922-4gpu-link-down.tar.gz"
+    );
+    let report = lsnvlink(&["--capture", cap], &[("CLICOLOR_FORCE", "1")]);
+    assert_eq!(report.status.code(), Some(1));
+    assert!(!String::from_utf8_lossy(&report.stdout).contains(ESC));
+}
+
+#[test]
+fn the_library_command_is_the_binary_command() {
+    let cmd = lsnvlink::cli::command();
+    let names: Vec<&str> = cmd.get_subcommands().map(|s| s.get_name()).collect();
+    assert_eq!(names, ["capture", "dt", "fleet", "memlock", "pci"]);
+    let o = lsnvlink(&["--version"], &[]);
+    assert_eq!(
+        String::from_utf8(o.stdout).unwrap().trim(),
+        format!("lsnvlink {}", lsnvlink::VERSION)
+    );
+}
