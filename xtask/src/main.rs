@@ -6,6 +6,7 @@
 //!   stable toolchain (`--sanitizer none`), seeded from `fuzz/seeds/TARGET`.
 //! - `cargo xtask testdata [--check]`: regenerates the test captures in `testdata/captures`
 //!   from the host model in `src/testdata/` (or checks that they are up to date).
+//! - `cargo xtask dist [--out DIR]`: man pages and shell completions for packages.
 //! - `cargo xtask pictures [--check]`: draws the README's topology pictures (`docs/*.svg`).
 //! - `cargo xtask bench TARGET [OPTIONS]`: a benchmark side by side with the peer tool (not
 //!   run in CI); `pci` compares `lsnvlink pci` with lspci on generated trees.
@@ -20,6 +21,7 @@ mod bench_dt;
 mod bench_fleet;
 mod bench_pci;
 mod bench_report;
+mod dist;
 mod pictures;
 mod testdata;
 
@@ -51,6 +53,12 @@ enum Task {
         #[arg(long)]
         check: bool,
     },
+    /// Man pages and shell completions from the command line (into target/dist, or --out DIR).
+    Dist {
+        /// Options: --out DIR.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
     /// Draw docs/topology-*.svg from the bundled captures (lsnvlink --format dot, Graphviz).
     Pictures {
         /// Compare with the committed pictures instead of writing; fail when they differ.
@@ -76,6 +84,7 @@ fn main() -> Result<()> {
             seconds,
         } => fuzz(target, all, seconds),
         Task::Testdata { check } => testdata::run(&project_root(), check),
+        Task::Dist { args } => dist::run(&project_root(), &args),
         Task::Pictures { check } => pictures::run(&project_root(), check),
         Task::Bench { target, args } => match target.as_str() {
             "dt" => bench_dt::run(&project_root(), &args),
