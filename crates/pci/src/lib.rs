@@ -52,7 +52,7 @@ pub use config::{BridgeBuses, ConfigHeader};
 pub use device::{AttrError, Attribute, Class, Device, Parent, Problem};
 pub use names::{Names, PciIds};
 pub use sysfs::{
-    ConfigRead, DEVICE_TREE_BASE, DEVICES_DIR, Error, Fields, Note, Pci, SLOTS_DIR, Vanished, list,
-    read_device,
+    ConfigRead, DEVICE_TREE_BASE, DEVICES_DIR, Error, Fields, Note, PCI_BUS_CLASS, Pci, SLOTS_DIR,
+    Vanished, list, read_device,
 };
 pub use tree::{RootBus, Tree};

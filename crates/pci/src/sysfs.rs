@@ -16,6 +16,8 @@ use crate::value::{self, ValueError};
 pub const DEVICES_DIR: &str = "/sys/bus/pci/devices";
 /// Where hotplug and firmware slots are listed.
 pub const SLOTS_DIR: &str = "/sys/bus/pci/slots";
+/// Where the kernel lists every PCI bus, each a link into the device above it.
+pub const PCI_BUS_CLASS: &str = "/sys/class/pci_bus";
 /// The directory form of the device tree, which `of_node` links point into.
 pub const DEVICE_TREE_BASE: &str = "/sys/firmware/devicetree/base";
 
@@ -37,15 +39,17 @@ pub enum ConfigRead {
     Always,
 }
 
-/// Which attributes to read beyond the always-read `class`.
+/// Which attributes to read.
 ///
-/// Fewer files read is a faster walk: a listing like `lspci -n` needs four files per device,
-/// a tree like `lspci -t` the link, `class` and (for bridges) `config`.
+/// Fewer files read is a faster walk: a listing like `lspci -n` needs two files per device
+/// (`uevent`, `revision`), a tree like `lspci -t` only the bus numbers of bridges.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Fields {
-    /// `vendor`, `device` and `revision` (`class` is always read).
+    /// `vendor`, `device` and `revision`.
     pub ids: bool,
+    /// `class` (read anyway when needed to tell whether a device is a bridge).
+    pub class: bool,
     /// The parent, from the `/sys/bus/pci/devices/<address>` link's text. Without it the
     /// attributes are read through the link and [`Device::parent`] stays
     /// [`Parent::Unknown`](crate::Parent::Unknown), without an error.
@@ -54,9 +58,10 @@ pub struct Fields {
     /// when it has them: one file instead of three. Their own files are read (and their
     /// problems reported) when `uevent` is missing or incomplete.
     pub uevent: bool,
-    /// With `parent`: find devices by walking `/sys/devices/pci*` (one directory listing per
-    /// bridge) instead of reading every device's bus link; devices the walk does not reach
-    /// are still found through their link. Cheaper when most devices are endpoints.
+    /// With `parent`: find parents without reading every device's bus link. From
+    /// `/sys/class/pci_bus` (one link per bus names the bridge above it, so which devices are
+    /// bridges is known without reading their class), else by walking `/sys/devices/pci*`
+    /// (one listing per bridge). Devices neither reaches are still found through their link.
     pub walk: bool,
     /// `subsystem_vendor`, `subsystem_device`.
     pub subsystem: bool,
@@ -81,6 +86,7 @@ impl Fields {
     pub fn all() -> Fields {
         Fields {
             ids: true,
+            class: true,
             parent: true,
             uevent: false,
             walk: false,
@@ -100,6 +106,7 @@ impl Fields {
     pub fn minimal() -> Fields {
         Fields {
             ids: true,
+            class: true,
             parent: false,
             uevent: true,
             walk: false,
@@ -187,16 +194,19 @@ impl Pci {
         } else {
             HashMap::new()
         };
-        let mut walked = if fields.parent && fields.walk {
-            walk(root, &names, fields)
-        } else {
-            HashMap::new()
-        };
+        let mut walked = HashMap::new();
+        let mut located = HashMap::new();
+        if fields.parent && fields.walk {
+            match BusParents::read(root) {
+                Some(buses) => located = buses.locate(&names),
+                None => walked = walk(root, &names, fields),
+            }
+        }
         let mut devices = Vec::with_capacity(names.len());
         for address in names {
             let read = match walked.remove(&address) {
                 Some(read) => read,
-                None => read_device(root, address, fields),
+                None => read_device_at(root, address, fields, located.remove(&address)),
             };
             match read {
                 Ok(mut device) => {
@@ -248,20 +258,31 @@ pub fn read_device(root: &Root, address: PciAddress, fields: &Fields) -> Result<
     read_device_at(root, address, fields, None)
 }
 
+/// Where a device is, when known before reading it.
+#[derive(Debug, Clone)]
+struct Known {
+    /// Its canonical directory.
+    dir: String,
+    parent: Parent,
+    /// Whether it forwards to buses behind it, when known without its class.
+    forwards: Option<bool>,
+}
+
 /// Reads one device, from its canonical directory and parent when they are already known.
 fn read_device_at(
     root: &Root,
     address: PciAddress,
     fields: &Fields,
-    known: Option<(String, Parent)>,
+    known: Option<Known>,
 ) -> Result<Device, Vanished> {
     let mut device = Device::new(address);
     let entry = format!("{DEVICES_DIR}/{address}");
+    let forwards = known.as_ref().and_then(|k| k.forwards);
     let dir = match known {
-        Some((dir, parent)) => {
-            device.parent = parent;
-            device.sysfs_path = Some(dir.clone());
-            dir
+        Some(known) => {
+            device.parent = known.parent;
+            device.sysfs_path = Some(known.dir.clone());
+            known.dir
         }
         None if fields.parent => locate(root, &entry, address, &mut device)?,
         None => entry.clone(),
@@ -284,19 +305,21 @@ fn read_device_at(
         device.device_id = Some(u.device);
         device.class = Some(u.class);
     } else {
-        let first = if fields.ids {
+        let mut first = None;
+        if fields.ids {
             device.vendor_id = reader.value(&mut device.errors, Attribute::Vendor, value::parse_id);
             device.device_id = reader.value(&mut device.errors, Attribute::Device, value::parse_id);
-            Attribute::Vendor
-        } else {
-            Attribute::Class
-        };
-        device.class = reader
-            .value(&mut device.errors, Attribute::Class, value::parse_class)
-            .and_then(Class::new);
+            first = Some(Attribute::Vendor);
+        }
+        if fields.class || forwards.is_none() {
+            device.class = reader
+                .value(&mut device.errors, Attribute::Class, value::parse_class)
+                .and_then(Class::new);
+            first = first.or(Some(Attribute::Class));
+        }
         // The first attribute read tells whether the device is still there.
-        if device
-            .error(first)
+        if first
+            .and_then(|a| device.error(a))
             .is_some_and(|e| e.problem == Problem::Missing)
             && !root.exists(&dir)
         {
@@ -320,7 +343,7 @@ fn read_device_at(
         ConfigRead::Always => true,
         ConfigRead::Fallback | ConfigRead::Bridges => {
             (fields.config == ConfigRead::Bridges
-                && device.class.is_some_and(|c| c.forwards_buses()))
+                && forwards.unwrap_or_else(|| device.class.is_some_and(|c| c.forwards_buses())))
                 || matches!(revision, Some(Ok(None)))
                 || (fields.subsystem
                     && (matches!(subsystem_vendor, Ok(None))
@@ -418,6 +441,77 @@ fn read_device_at(
     Ok(device)
 }
 
+/// The buses of `/sys/class/pci_bus` and the device above each: a bridge, or the root bus
+/// directory. The kernel puts a device's directory in the directory of the device above its
+/// bus, so this gives every parent and tells every forwarding bridge, one link per bus.
+#[derive(Debug, Default)]
+struct BusParents {
+    /// For each bus: the directory above it, and what that is.
+    buses: HashMap<BusAddress, (String, Parent)>,
+    /// The bridges some bus hangs from.
+    bridges: HashSet<PciAddress>,
+}
+
+impl BusParents {
+    /// `None` when `/sys/class/pci_bus` is missing or empty (captures often lack it).
+    fn read(root: &Root) -> Option<BusParents> {
+        let names = root.read_dir(PCI_BUS_CLASS).ok()?;
+        let mut found = BusParents::default();
+        for name in names {
+            let Ok(bus) = BusAddress::from_root_dir_name(&format!("pci{name}")) else {
+                continue;
+            };
+            let Ok(text) = root.read_link(format!("{PCI_BUS_CLASS}/{name}")) else {
+                continue;
+            };
+            // …/<device above>/pci_bus/<name>
+            let Some(path) = canonical(Path::new(PCI_BUS_CLASS), &text) else {
+                continue;
+            };
+            let Some(above) = path
+                .parent()
+                .filter(|p| p.file_name().is_some_and(|n| n == "pci_bus"))
+                .and_then(Path::parent)
+            else {
+                continue;
+            };
+            let (Some(dir), Some(above_name)) =
+                (above.to_str(), above.file_name().and_then(|n| n.to_str()))
+            else {
+                continue;
+            };
+            let parent = if let Ok(bridge) = above_name.parse::<PciAddress>() {
+                found.bridges.insert(bridge);
+                Parent::Bridge(bridge)
+            } else if let Ok(root_bus) = BusAddress::from_root_dir_name(above_name) {
+                Parent::RootBus(root_bus)
+            } else {
+                continue;
+            };
+            found.buses.insert(bus, (dir.to_owned(), parent));
+        }
+        (!found.buses.is_empty()).then_some(found)
+    }
+
+    /// Where each listed device is, for those on a known bus.
+    fn locate(&self, listed: &[PciAddress]) -> HashMap<PciAddress, Known> {
+        listed
+            .iter()
+            .filter_map(|&address| {
+                let (dir, parent) = self.buses.get(&address.bus_address())?;
+                Some((
+                    address,
+                    Known {
+                        dir: format!("{dir}/{address}"),
+                        parent: *parent,
+                        forwards: Some(self.bridges.contains(&address)),
+                    },
+                ))
+            })
+            .collect()
+    }
+}
+
 /// Finds listed devices by walking `/sys/devices/pci*` from the root buses down, listing only
 /// the directories of bridges that forward to buses: one listing per bridge instead of one
 /// link per device. Each device found is read (its parent known from where it was found).
@@ -451,7 +545,12 @@ fn walk(
                 continue;
             }
             let path = format!("{dir}/{name}");
-            let read = read_device_at(root, address, fields, Some((path.clone(), parent)));
+            let known = Known {
+                dir: path.clone(),
+                parent,
+                forwards: None,
+            };
+            let read = read_device_at(root, address, fields, Some(known));
             if let Ok(device) = &read
                 && device.class.is_some_and(|c| c.forwards_buses())
             {

@@ -379,13 +379,45 @@ fn walking_finds_the_same_parents_as_the_links() {
     )
     .unwrap();
 
+    // Its bus is not in /sys/class/pci_bus either: found through its link there too.
+    fs::remove_file(dir.path().join("sys/class/pci_bus/0020:00")).unwrap();
+
     let root = Root::dir(dir.path()).unwrap();
     let mut fields = Fields::all();
     let by_links = Pci::read(&root, &fields).unwrap();
     fields.walk = true;
-    let by_walk = Pci::read(&root, &fields).unwrap();
+    let by_buses = Pci::read(&root, &fields).unwrap();
     assert_eq!(by_links.devices.len(), 121);
+    assert_eq!(by_links.devices, by_buses.devices);
+    // Without /sys/class/pci_bus (as in most captures): the walk of /sys/devices.
+    fs::remove_dir_all(dir.path().join("sys/class/pci_bus")).unwrap();
+    let by_walk = Pci::read(&root, &fields).unwrap();
     assert_eq!(by_links.devices, by_walk.devices);
+    // What a tree reads: no ids, no class; parents and bridge bus numbers all the same.
+    let mut tree_fields = Fields::minimal();
+    (
+        tree_fields.ids,
+        tree_fields.class,
+        tree_fields.parent,
+        tree_fields.walk,
+    ) = (false, false, true, true);
+    tree_fields.config = pci::ConfigRead::Bridges;
+    let shape = |pci: &Pci| -> Vec<_> {
+        pci.devices
+            .iter()
+            .map(|d| (d.address, d.parent, d.bridge_buses()))
+            .collect()
+    };
+    let tree_walk = Pci::read(&root, &tree_fields).unwrap();
+    assert_eq!(shape(&tree_walk), shape(&by_links));
+    let again = tempfile::tempdir().unwrap();
+    synth::generate(again.path(), 120).unwrap();
+    let again_root = Root::dir(again.path()).unwrap();
+    let tree_buses = Pci::read(&again_root, &tree_fields).unwrap();
+    let links_again = Pci::read(&again_root, &Fields::all()).unwrap();
+    assert_eq!(shape(&tree_buses), shape(&links_again));
+    // From /sys/class/pci_bus, bridges are known without their class: none was read.
+    assert!(tree_buses.devices.iter().all(|d| d.class.is_none()));
     let odd = by_walk.get(addr("0020:00:00.0")).unwrap();
     assert_eq!(
         odd.parent,

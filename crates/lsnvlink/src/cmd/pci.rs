@@ -51,10 +51,11 @@ pub fn run(args: PciArgs) -> anyhow::Result<()> {
     let root = args.source.open()?;
     // Read only what the output shows: a listing needs four files per device.
     let fields = if args.tree {
-        // The tree needs the parent (the link), the class to tell bridges, and their bus
-        // numbers; not the ids.
+        // The tree needs parents and the bus numbers of bridges; not the ids, and the class
+        // only where it is the way to tell a bridge.
         let mut f = Fields::minimal();
         f.ids = false;
+        f.class = false;
         f.parent = true;
         f.walk = true;
         f.config = ConfigRead::Bridges;

@@ -133,6 +133,30 @@ impl Synth {
         Ok(())
     }
 
+    /// The bus `domain:bus` below the device at `above` (under `sys/devices/`): its
+    /// `pci_bus/DDDD:BB` directory and its `/sys/class/pci_bus` link, as Linux has them.
+    fn bus(&mut self, above: &str, domain: u32, bus: u8) -> io::Result<()> {
+        let name = format!("{domain:04x}:{bus:02x}");
+        let class = self.root.join("sys/class/pci_bus");
+        if self.made.contains(&class.join(&name)) {
+            return Ok(());
+        }
+        self.mkdir(
+            self.root
+                .join("sys/devices")
+                .join(above)
+                .join("pci_bus")
+                .join(&name),
+        )?;
+        self.mkdir(class.clone())?;
+        std::os::unix::fs::symlink(
+            format!("../../devices/{above}/pci_bus/{name}"),
+            class.join(&name),
+        )?;
+        self.made.insert(class.join(name));
+        Ok(())
+    }
+
     /// The canonical sysfs path (under `sys/devices/`) of a written device.
     pub fn path_of(&self, address: &str) -> Option<&str> {
         self.paths.get(address).map(String::as_str)
@@ -147,6 +171,16 @@ impl Synth {
         };
         let dir = self.root.join("sys/devices").join(&rel);
         self.mkdir(dir.clone())?;
+        if parent.is_none() {
+            self.bus(
+                &format!("pci{:04x}:{:02x}", dev.domain, dev.bus),
+                dev.domain,
+                dev.bus,
+            )?;
+        }
+        if let Some((secondary, _)) = dev.buses {
+            self.bus(&rel, dev.domain, secondary)?;
+        }
         // Depth of the device directory below sys/: devices/<components>.
         let depth = 1 + rel.split('/').count();
         let up = "../".repeat(depth);
