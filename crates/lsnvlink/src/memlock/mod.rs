@@ -502,7 +502,7 @@ pub fn budget(
         .map(|h| h.address)
         .collect();
     let nv2_bridges = if rules.nvlink2 {
-        nv2_found.clone()
+        nv2_found
     } else {
         if !nv2_found.is_empty() {
             warnings.push(format!(
