@@ -76,3 +76,25 @@ fn the_library_command_is_the_binary_command() {
         format!("lsnvlink {}", lsnvlink::VERSION)
     );
 }
+
+#[test]
+fn the_ansible_fact_script_prints_json_whatever_happens() {
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../docs/ansible/lsnvlink.fact"
+    );
+    for bin in [env!("CARGO_BIN_EXE_lsnvlink"), "/nonexistent/lsnvlink"] {
+        let o = Command::new("sh")
+            .arg(script)
+            .env("LSNVLINK", bin)
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(0));
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        // The report of this machine (whatever it is), or why there is none.
+        assert!(
+            v.get("schema_version").is_some() || v.get("error").is_some(),
+            "{v}"
+        );
+    }
+}
