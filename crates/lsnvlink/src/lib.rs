@@ -14,9 +14,9 @@ pub mod capture;
 pub mod cli;
 #[doc(hidden)]
 pub mod cmd;
-pub mod memlock;
 pub mod fleet;
 pub mod inputs;
+pub mod memlock;
 pub mod render;
 pub mod topology;
 
