@@ -48,6 +48,14 @@ fn with_hostname(bytes: &[u8], hostname: &str) -> Result<Vec<u8>> {
     Ok(out.into_inner()?.finish()?)
 }
 
+/// The 1-minute load average, as `/proc/loadavg` says it (`?` where unreadable).
+fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|s| s.split_whitespace().next().map(str::to_owned))
+        .unwrap_or_else(|| "?".to_owned())
+}
+
 fn target_dir(root: &Path) -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from)
 }
@@ -104,6 +112,7 @@ pub fn run(root: &Path, args: &[String]) -> Result<()> {
         dir.display()
     );
 
+    let load_before = loadavg();
     let csv = work.join("result.csv");
     let mut rows = Vec::new();
     for format in ["text", "json"] {
@@ -152,7 +161,11 @@ pub fn run(root: &Path, args: &[String]) -> Result<()> {
     }
     let _ = std::fs::remove_dir_all(&work);
 
-    println!("\nlsnvlink fleet on {hosts} generated captures, -j {jobs} (release build)\n");
+    println!(
+        "\nlsnvlink fleet on {hosts} generated captures, -j {jobs} (release build); load average \
+         {load_before} before, {} after\n",
+        loadavg()
+    );
     println!("| format | median wall | per host | CPU (user+sys) | peak RSS |");
     println!("|---|---|---|---|---|");
     let limit = MAX_SECONDS_PER_1000 * hosts as f64 / 1000.0;
