@@ -726,3 +726,27 @@ fn snapshot_json_base() {
     assert_eq!(r.code, Some(0));
     insta::assert_snapshot!("memlock_json_base", r.stdout);
 }
+
+#[test]
+fn copied_root_reads_like_the_capture() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = std::fs::File::open(capture(AC922)).unwrap();
+    tar::Archive::new(flate2::read::GzDecoder::new(file))
+        .unpack(dir.path())
+        .unwrap();
+    let root = dir.path().display().to_string();
+    let args = [
+        "--memory",
+        "64GiB",
+        "--hostdev",
+        "0035:03:00.0",
+        "--hostdev",
+        "0007:00:00.2",
+    ];
+    let mut with_root = vec!["--root", root.as_str()];
+    with_root.extend(args);
+    let from_root = json(&with_root, 0);
+    assert_eq!(from_root, on_ac922(&args));
+    assert_eq!(from_root["branch"], "nvlink2");
+    assert_eq!(from_root["hostdevs"][1]["iommu_group"], 10);
+}
