@@ -40,13 +40,42 @@ enum Layout {
     SysWithLink,
 }
 
+/// `lspci -nnvv` as sos records it, for the functions of the capture `name`: the address line,
+/// then `NUMA node:`, `IOMMU group:` and `Kernel driver in use:` where sysfs has them.
+fn lspci_text(name: &str) -> String {
+    let root = fsroot::Root::archive(capture(name)).unwrap();
+    let mut out = String::new();
+    for addr in root.read_dir("/sys/bus/pci/devices").unwrap() {
+        let dev = format!("/sys/bus/pci/devices/{addr}");
+        out.push_str(&format!("{addr} Device [0000]: Device [0000:0000]\n"));
+        out.push_str("\tControl: I/O- Mem+ BusMaster+\n");
+        if let Ok(n) = root.read_text(format!("{dev}/numa_node")) {
+            out.push_str(&format!("\tNUMA node: {}\n", n.trim()));
+        }
+        let base = |link: &str| {
+            root.read_link(format!("{dev}/{link}"))
+                .ok()
+                .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+        };
+        if let Some(g) = base("iommu_group") {
+            out.push_str(&format!("\tIOMMU group: {g}\n"));
+        }
+        if let Some(d) = base("driver") {
+            out.push_str(&format!("\tKernel driver in use: {d}\n"));
+        }
+        out.push('\n');
+    }
+    out
+}
+
 /// A sosreport-like `.tar.gz` under `sosreport-<host>-2026/`: the capture's device tree,
-/// `hostname`, `uname`, and a `sos_commands/pci/lspci_-nnvv` text, but no `/sys/bus/pci`.
-fn sosreport_from(name: &str, layout: Layout, dir: &Path) -> PathBuf {
+/// `hostname`, `uname`, and with `lspci` a `sos_commands/pci/lspci_-nnvv` made from the
+/// capture's sysfs, but never `/sys/bus/pci`.
+fn sosreport_from(name: &str, layout: Layout, lspci: bool, dir: &Path) -> PathBuf {
     let bytes = std::fs::read(capture(name)).unwrap();
     let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(bytes.as_slice()));
     let top = format!("sosreport-{name}-2026");
-    let out_path = dir.join(format!("{top}.tar.gz"));
+    let out_path = dir.join(format!("{top}-{}.tar.gz", u8::from(lspci)));
     let gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
     let mut out = tar::Builder::new(gz);
     let mut hostname = String::new();
@@ -82,10 +111,9 @@ fn sosreport_from(name: &str, layout: Layout, dir: &Path) -> PathBuf {
         "uname",
         "Linux wsp 4.18.0-305.el8.ppc64le #1 SMP Thu Apr 29 08:53:15 EDT 2021 ppc64le\n",
     );
-    file(
-        "sos_commands/pci/lspci_-nnvv",
-        "0004:04:00.0 3D controller [0302]: …\n",
-    );
+    if lspci {
+        file("sos_commands/pci/lspci_-nnvv", &lspci_text(name));
+    }
     if let Layout::SysWithLink = layout {
         let mut h = tar::Header::new_gnu();
         h.set_entry_type(tar::EntryType::Symlink);
@@ -122,7 +150,7 @@ fn a_sosreport_device_tree_gives_the_same_nvlink2_topology_as_sysfs() {
     let dir = tempfile::tempdir().unwrap();
     for name in ["ac922-4gpu-16gb-nvidia", "ac922-6gpu-32gb-vfio"] {
         for layout in [Layout::ProcDir, Layout::SysWithLink] {
-            let sos = from_sosreport(&sosreport_from(name, layout, dir.path()));
+            let sos = from_sosreport(&sosreport_from(name, layout, false, dir.path()));
             let cap = from_capture(name);
             let (s, c) = (&sos.topology, &cap.topology);
             assert_eq!(s.gpus.len(), c.gpus.len(), "{name}");
@@ -159,7 +187,7 @@ fn a_sosreport_device_tree_gives_the_same_nvlink2_topology_as_sysfs() {
 fn sosreport_snapshots() {
     let dir = tempfile::tempdir().unwrap();
     for name in ["ac922-4gpu-16gb-nvidia", "ac922-6gpu-32gb-vfio"] {
-        let r = from_sosreport(&sosreport_from(name, Layout::ProcDir, dir.path()));
+        let r = from_sosreport(&sosreport_from(name, Layout::ProcDir, false, dir.path()));
         insta::assert_snapshot!(format!("sosreport-{name}__text"), report::text(&r));
         insta::assert_snapshot!(format!("sosreport-{name}__json"), report::json(&r));
     }
@@ -171,6 +199,7 @@ fn a_link_down_after_boot_is_not_seen_in_a_sosreport_and_the_notes_say_so() {
     let sos = from_sosreport(&sosreport_from(
         "ac922-4gpu-link-down",
         Layout::ProcDir,
+        false,
         dir.path(),
     ));
     let cap = from_capture("ac922-4gpu-link-down");
@@ -191,6 +220,7 @@ fn a_sosreport_without_gpu_memory_nodes_still_raises_that_finding() {
     let sos = from_sosreport(&sosreport_from(
         "ac922-4gpu-no-gpu-memory",
         Layout::ProcDir,
+        false,
         dir.path(),
     ));
     let codes: Vec<Code> = sos.findings.iter().map(|f| f.code).collect();
@@ -200,7 +230,7 @@ fn a_sosreport_without_gpu_memory_nodes_still_raises_that_finding() {
 #[test]
 fn the_command_reads_a_sosreport_and_refuses_what_is_not_one() {
     let dir = tempfile::tempdir().unwrap();
-    let sos = sosreport_from("ac922-6gpu-32gb-vfio", Layout::ProcDir, dir.path());
+    let sos = sosreport_from("ac922-6gpu-32gb-vfio", Layout::ProcDir, true, dir.path());
     let o = lsnvlink(&["--sosreport", sos.to_str().unwrap(), "--format", "matrix"]);
     assert_eq!(
         o.status.code(),
@@ -294,5 +324,63 @@ fn an_archive_that_is_not_an_hwloc_capture_is_refused() {
         e.to_string()
             .contains("not an hwloc-gather-topology capture"),
         "{e}"
+    );
+}
+
+#[test]
+fn with_lspci_a_sosreport_knows_drivers_groups_nodes_and_links_down() {
+    let dir = tempfile::tempdir().unwrap();
+    for name in [
+        "ac922-4gpu-16gb-nvidia",
+        "ac922-6gpu-32gb-vfio",
+        "ac922-4gpu-link-down",
+    ] {
+        let sos = from_sosreport(&sosreport_from(name, Layout::SysWithLink, true, dir.path()));
+        let cap = from_capture(name);
+        let (s, c) = (&sos.topology, &cap.topology);
+        assert_eq!(s.gpus.len(), c.gpus.len());
+        for (gs, gc) in s.gpus.iter().zip(&c.gpus) {
+            assert_eq!(gs.address, gc.address);
+            assert_eq!(gs.driver, gc.driver, "{name}");
+            assert_eq!(gs.iommu_group, gc.iommu_group);
+            assert_eq!(gs.numa_node, gc.numa_node);
+            assert_eq!(gs.cpu_links, gc.cpu_links);
+        }
+        let bridges = |t: &lsnvlink::topology::Topology| {
+            t.bridges
+                .iter()
+                .map(|b| (b.address, b.driver.clone(), b.iommu_group))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(bridges(s), bridges(c), "{name}");
+        // The same findings as with sysfs: the link down included.
+        let codes = |r: &Report| {
+            r.findings
+                .iter()
+                .map(|f| (f.subject, f.code))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(codes(&sos), codes(&cap), "{name}");
+        for note in sosreport::WITH_LSPCI {
+            assert!(s.notes.iter().any(|n| n == note), "{note}");
+        }
+        assert!(
+            !s.notes
+                .iter()
+                .any(|n| n.contains("link-missing cannot be told"))
+        );
+    }
+    let down = from_sosreport(&sosreport_from(
+        "ac922-4gpu-link-down",
+        Layout::ProcDir,
+        true,
+        dir.path(),
+    ));
+    assert!(down.findings.iter().any(|f| f.code == Code::LinkMissing));
+    assert!(
+        down.topology
+            .notes
+            .iter()
+            .any(|n| n.contains("0007:00:01.2") && n.contains("not in lspci"))
     );
 }

@@ -8,13 +8,16 @@
 //! `ibm,opal-phbid` (`<0 id>`, skiboot `core/pci.c` `pci_register_phb`).
 //!
 //! From those nodes this module builds, in memory, the sysfs the join expects: one function
-//! per PCI node with `vendor`, `device`, `class`, `revision` and `of_node`, nothing else. The
-//! join ([`crate::topology`]) then follows the same phandles as on a live host (`ibm,npu`,
-//! `ibm,gpu`, `memory-region`, `ibm,nvlink`, `ibm,nvlink-peers`). What a device tree cannot
-//! say is written in the topology's notes: drivers, IOMMU groups, the NUMA node of each
-//! function, and whether a function the firmware described is still on the bus (so a link
-//! that went down after boot is not seen). Bus numbers are the firmware's; Linux on PowerNV
-//! keeps them.
+//! per PCI node with `vendor`, `device`, `class`, `revision` and `of_node`. The join
+//! ([`crate::topology`]) then follows the same phandles as on a live host (`ibm,npu`,
+//! `ibm,gpu`, `memory-region`, `ibm,nvlink`, `ibm,nvlink-peers`).
+//!
+//! When the sosreport holds `sos_commands/pci/lspci_-nnvv` (sos's `pci` plugin), it says
+//! which functions the kernel has (a device-tree node missing from it is left out, so a link
+//! down shows as on a live host) and, per function, `Kernel driver in use:`, `NUMA node:` and
+//! `IOMMU group:`. What neither can say is written in the topology's notes
+//! ([`UNKNOWN_WITHOUT_SYSFS`] or [`WITH_LSPCI`]). Bus numbers are the firmware's; Linux on
+//! PowerNV keeps them.
 
 use std::path::Path;
 
@@ -37,6 +40,75 @@ pub const UNKNOWN_WITHOUT_SYSFS: [&str; 3] = [
      without sysfs (driver-split and iommu-group-split are not checked)",
     "sosreport: bus numbers are the firmware's (reg); Linux on PowerNV keeps them",
 ];
+
+/// The notes of a sosreport topology when sos's `lspci -nnvv` output was used.
+pub const WITH_LSPCI: [&str; 2] = [
+    "sosreport: the PCI functions are the device tree's PCI nodes that sos_commands/pci/\
+     lspci_-nnvv lists (domain from the PHB's ibm,opal-phbid, bus, device and function from \
+     reg); drivers, NUMA nodes and IOMMU groups are lspci's, unknown where it shows none",
+    "sosreport: bus numbers are the firmware's (reg); Linux on PowerNV keeps them",
+];
+
+/// Where sos keeps `lspci -nnvv` (the `pci` plugin), under the top-level directory.
+const LSPCI: [&str; 2] = [
+    "sos_commands/pci/lspci_-nnvv",
+    "sos_commands/pci/lspci_-nvv",
+];
+
+/// What `lspci -vv` says of one function.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct LspciDevice {
+    driver: Option<String>,
+    numa_node: Option<u32>,
+    iommu_group: Option<u32>,
+}
+
+/// `DDDD:BB:DD.F` or `BB:DD.F` (domain 0) at the start of an `lspci` line.
+fn lspci_address(token: &str) -> Option<PciAddress> {
+    let full = if token.matches(':').count() == 1 {
+        format!("0000:{token}")
+    } else {
+        token.to_owned()
+    };
+    let (domain, rest) = full.split_once(':')?;
+    let (bus, rest) = rest.split_once(':')?;
+    let (device, function) = rest.split_once('.')?;
+    PciAddress::new(
+        u32::from_str_radix(domain, 16).ok()?,
+        u8::from_str_radix(bus, 16).ok()?,
+        u8::from_str_radix(device, 16).ok()?,
+        u8::from_str_radix(function, 16).ok()?,
+    )
+}
+
+/// The functions `lspci -vv` text lists, with what it says of each.
+fn parse_lspci(text: &str) -> std::collections::BTreeMap<PciAddress, LspciDevice> {
+    let mut out = std::collections::BTreeMap::new();
+    let mut current: Option<PciAddress> = None;
+    for line in text.lines() {
+        if !line.starts_with([' ', '\t']) {
+            current = line.split_whitespace().next().and_then(lspci_address);
+            if let Some(a) = current {
+                out.insert(a, LspciDevice::default());
+            }
+            continue;
+        }
+        let Some(dev) = current.and_then(|a| out.get_mut(&a)) else {
+            continue;
+        };
+        let Some((key, value)) = line.trim().split_once(':') else {
+            continue;
+        };
+        let value = value.trim();
+        match key {
+            "Kernel driver in use" if !value.is_empty() => dev.driver = Some(value.to_owned()),
+            "NUMA node" => dev.numa_node = value.parse().ok(),
+            "IOMMU group" => dev.iommu_group = value.parse().ok(),
+            _ => {}
+        }
+    }
+    out
+}
 
 /// Bounds for a sosreport: they hold logs far larger than a capture's files (the archive is
 /// read into memory).
@@ -86,7 +158,12 @@ pub fn read_root(root: &fsroot::Root, names: &pci::Names) -> Result<Topology, In
         archive: archive.clone(),
         message: e.to_string(),
     })?;
-    notes.extend(UNKNOWN_WITHOUT_SYSFS.iter().map(|s| (*s).to_owned()));
+    let fixed: &[&str] = if lspci_used(root, &prefix) {
+        &WITH_LSPCI
+    } else {
+        &UNKNOWN_WITHOUT_SYSFS
+    };
+    notes.extend(fixed.iter().map(|s| (*s).to_owned()));
     topology.notes.extend(notes);
     topology.notes.sort();
     topology.notes.dedup();
@@ -100,6 +177,22 @@ fn read_tree(root: &fsroot::Root, prefix: &str) -> Result<Tree<'static>, devtree
         Ok(tree) => Ok(tree),
         Err(first) => Tree::from_root(root, join(prefix, DT_BASE)).map_err(|_| first),
     }
+}
+
+/// The `lspci -vv` text of the sosreport, when it has one that lists functions.
+fn lspci(
+    root: &fsroot::Root,
+    prefix: &str,
+) -> Option<std::collections::BTreeMap<PciAddress, LspciDevice>> {
+    LSPCI.iter().find_map(|p| {
+        let text = root.read_text(join(prefix, p)).ok()?;
+        let devices = parse_lspci(&text);
+        (!devices.is_empty()).then_some(devices)
+    })
+}
+
+fn lspci_used(root: &fsroot::Root, prefix: &str) -> bool {
+    lspci(root, prefix).is_some()
 }
 
 /// The first line of the first of `paths` (under `prefix`) that exists and is not empty.
@@ -166,6 +259,7 @@ fn view(
     files
         .insert_symlink("proc/device-tree", &format!("/{DT_BASE}"))
         .map_err(err)?;
+    let lspci = lspci(root, prefix);
     let mut seen = std::collections::BTreeSet::new();
     for node in tree.nodes() {
         let (Ok(vendor), Ok(device)) = (node.u32("vendor-id"), node.u32("device-id")) else {
@@ -175,6 +269,23 @@ fn view(
             continue;
         };
         let path = node.path();
+        let listed = match &lspci {
+            Some(devices) => match devices.get(&address) {
+                Some(d) => Some(d),
+                None => {
+                    if vendor == u32::from(crate::topology::VENDOR_NVIDIA)
+                        || device == u32::from(crate::topology::DEVICE_NPU2_BRIDGE)
+                    {
+                        notes.push(format!(
+                            "sosreport: {address} ({path}) is in the device tree but not in \
+                             lspci: left out, as the kernel does not have it"
+                        ));
+                    }
+                    continue;
+                }
+            },
+            None => None,
+        };
         if !seen.insert(address) {
             notes.push(format!(
                 "sosreport: {path} has the PCI address {address} of another node; left out"
@@ -194,8 +305,27 @@ fn view(
         if let Ok(rev) = node.u32("revision-id") {
             attr("revision", format!("{rev:#04x}\n")).map_err(err)?;
         }
-        // Unknown without sysfs: -1 is what sysfs itself says for "no node".
-        attr("numa_node", "-1\n".to_owned()).map_err(err)?;
+        // -1 is what sysfs itself says for "no node": unknown without sysfs or lspci.
+        let numa = listed
+            .and_then(|d| d.numa_node)
+            .map_or_else(|| "-1".to_owned(), |n| n.to_string());
+        attr("numa_node", format!("{numa}\n")).map_err(err)?;
+        if let Some(driver) = listed.and_then(|d| d.driver.as_deref()) {
+            files
+                .insert_symlink(
+                    &format!("{dev}/driver"),
+                    &format!("../../../bus/pci/drivers/{driver}"),
+                )
+                .map_err(err)?;
+        }
+        if let Some(group) = listed.and_then(|d| d.iommu_group) {
+            files
+                .insert_symlink(
+                    &format!("{dev}/iommu_group"),
+                    &format!("../../../kernel/iommu_groups/{group}"),
+                )
+                .map_err(err)?;
+        }
         files
             .insert_symlink(&format!("{dev}/of_node"), &format!("/{DT_BASE}{path}"))
             .map_err(err)?;
@@ -257,4 +387,49 @@ fn to_tar(files: &FileTree) -> std::io::Result<Vec<u8>> {
         }
     }
     b.into_inner()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lspci_blocks_give_driver_numa_node_and_iommu_group() {
+        let text =
+            "0004:04:00.0 3D controller [0302]: NVIDIA Corporation GV100GL [10de:1db1] (rev a1)
+\tSubsystem: NVIDIA Corporation Device [10de:1212]
+\tNUMA node: 0
+\tIOMMU group: 5
+\tKernel driver in use: nvidia
+\tKernel modules: nouveau, nvidia
+
+0006:00:00.0 Bridge [0680]: IBM Device [1014:04ea] (rev 01)
+\tNUMA node: -1
+\tKernel modules: ibmnpu
+
+01:00.0 VGA compatible controller [0300]: ASPEED [1a03:2000] (rev 41)
+garbage line
+";
+        let d = parse_lspci(text);
+        assert_eq!(d.len(), 3);
+        let gpu = &d[&PciAddress::new(4, 4, 0, 0).unwrap()];
+        assert_eq!(gpu.driver.as_deref(), Some("nvidia"));
+        assert_eq!(gpu.numa_node, Some(0));
+        assert_eq!(gpu.iommu_group, Some(5));
+        let bridge = &d[&PciAddress::new(6, 0, 0, 0).unwrap()];
+        assert_eq!(bridge, &LspciDevice::default());
+        assert!(d.contains_key(&PciAddress::new(0, 1, 0, 0).unwrap()));
+    }
+
+    #[test]
+    fn lspci_addresses_with_and_without_domain() {
+        assert_eq!(
+            lspci_address("0035:03:00.1"),
+            PciAddress::new(0x35, 3, 0, 1)
+        );
+        assert_eq!(lspci_address("1f:00.0"), PciAddress::new(0, 0x1f, 0, 0));
+        assert_eq!(lspci_address("garbage"), None);
+        assert_eq!(lspci_address("0004:04:00"), None);
+        assert_eq!(lspci_address("0004:04:00.9"), None);
+    }
 }
