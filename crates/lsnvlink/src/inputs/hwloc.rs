@@ -288,6 +288,23 @@ mod tests {
         assert_eq!(count_cpus("0-4294967295"), None);
     }
 
+    proptest::proptest! {
+        #[test]
+        fn cpu_lists_never_panic_and_count_what_they_name(list in "[0-9,-]{0,24}") {
+            if let Some(n) = count_cpus(&list) {
+                // A list that parses names at least one CPU per comma-separated part.
+                let parts = list.split(',').filter(|p| !p.is_empty()).count() as u32;
+                proptest::prop_assert!(list.trim().is_empty() || n >= parts);
+            }
+        }
+
+        #[test]
+        fn numa_status_text_never_panics(text in "\\PC{0,80}") {
+            let _ = field(&text, "Node").and_then(|v| v.parse::<i64>().ok());
+            let _ = field(&text, "Address").and_then(hex);
+        }
+    }
+
     #[test]
     fn fields_and_hex_values_of_numa_status() {
         let s = "Node:      255\nStatus:    online\nAddress:   40000000000\nSize:      3f0000000\n";

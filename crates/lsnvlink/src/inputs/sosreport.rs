@@ -421,6 +421,27 @@ garbage line
         assert!(d.contains_key(&PciAddress::new(0, 1, 0, 0).unwrap()));
     }
 
+    proptest::proptest! {
+        #[test]
+        fn lspci_text_never_panics(text in "(([0-9a-f:. ]{0,16}|\\t[A-Za-z ]{0,24}: ?[0-9a-z-]{0,8})\\n){0,12}") {
+            let devices = parse_lspci(&text);
+            for address in devices.keys() {
+                let shown = format!(
+                    "{:02x}:{:02x}.{:x}",
+                    address.bus(),
+                    address.device(),
+                    address.function()
+                );
+                proptest::prop_assert!(text.contains(&shown));
+            }
+        }
+
+        #[test]
+        fn any_token_is_an_address_or_none(token in "\\PC{0,20}") {
+            let _ = lspci_address(&token);
+        }
+    }
+
     #[test]
     fn lspci_addresses_with_and_without_domain() {
         assert_eq!(
