@@ -384,3 +384,20 @@ fn with_lspci_a_sosreport_knows_drivers_groups_nodes_and_links_down() {
             .any(|n| n.contains("0007:00:01.2") && n.contains("not in lspci"))
     );
 }
+
+#[test]
+fn an_unpacked_sosreport_directory_reads_as_its_tarball() {
+    let dir = tempfile::tempdir().unwrap();
+    let tarball = sosreport_from("ac922-6gpu-32gb-vfio", Layout::ProcDir, true, dir.path());
+    let unpacked = dir.path().join("unpacked");
+    let bytes = std::fs::read(&tarball).unwrap();
+    tar::Archive::new(flate2::read::GzDecoder::new(bytes.as_slice()))
+        .unpack(&unpacked)
+        .unwrap();
+    let top = unpacked.join("sosreport-ac922-6gpu-32gb-vfio-2026");
+    for path in [&unpacked, &top] {
+        let from_dir = from_sosreport(path);
+        let from_tar = from_sosreport(&tarball);
+        assert_eq!(report::json(&from_dir), report::json(&from_tar));
+    }
+}
