@@ -90,6 +90,11 @@ impl DirRoot {
         read_fd(File::from(fd), limit, attr)
     }
 
+    pub(crate) fn read_prefix(&self, path: &str, len: usize) -> io::Result<Vec<u8>> {
+        let fd = self.open_at(path, read_flags())?;
+        read_prefix_fd(File::from(fd), len)
+    }
+
     pub(crate) fn read_dir(&self, path: &str) -> io::Result<Vec<String>> {
         let fd = self.open_at(path, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC)?;
         let mut dir = rustix::fs::Dir::new(fd)?;
@@ -176,6 +181,11 @@ impl LiveRoot {
         read_fd(File::from(fd), limit, attr)
     }
 
+    pub(crate) fn read_prefix(&self, path: &Path, len: usize) -> io::Result<Vec<u8>> {
+        let fd = rustix::fs::open(absolute(path), read_flags(), Mode::empty())?;
+        read_prefix_fd(File::from(fd), len)
+    }
+
     pub(crate) fn read_dir(&self, path: &Path) -> io::Result<Vec<String>> {
         let mut names = std::fs::read_dir(absolute(path))?
             .map(|entry| entry.map(|e| e.file_name().to_string_lossy().into_owned()))
@@ -245,6 +255,14 @@ fn read_fd(mut file: File, limit: u64, attr: bool) -> io::Result<Vec<u8>> {
     if data.len() as u64 > limit {
         return Err(too_large(limit));
     }
+    Ok(data)
+}
+
+/// Reads at most `len` bytes from the start of an open file: nothing past them is asked of
+/// the kernel (a live PCI `config` file costs a configuration cycle per byte read).
+fn read_prefix_fd(file: File, len: usize) -> io::Result<Vec<u8>> {
+    let mut data = Vec::with_capacity(len.min(FIRST_READ));
+    file.take(len as u64).read_to_end(&mut data)?;
     Ok(data)
 }
 

@@ -248,6 +248,22 @@ impl Root {
         self.read_impl(path.as_ref(), true)
     }
 
+    /// At most the first `len` bytes of the file at `path`: on a host root nothing past them is
+    /// read (reading a live PCI `config` file costs a configuration cycle per byte, so a
+    /// reader that wants its 64-byte header asks for exactly that).
+    pub fn read_prefix(&self, path: impl AsRef<Path>, len: usize) -> Result<Cow<'_, [u8]>, Error> {
+        let path = path.as_ref();
+        let result = match &self.source {
+            Source::Live(live) => live.read_prefix(path, len).map(Cow::Owned),
+            Source::Dir(dir) => utf8(path).and_then(|p| dir.read_prefix(p, len).map(Cow::Owned)),
+            Source::Archive(tree) => utf8(path).and_then(|p| {
+                tree.read(p)
+                    .map(|data| Cow::Borrowed(data.get(..len).unwrap_or(data)))
+            }),
+        };
+        result.map_err(|e| Error::new(path, e))
+    }
+
     fn read_impl(&self, path: &Path, attr: bool) -> Result<Cow<'_, [u8]>, Error> {
         let limit = self.limits.max_file_bytes;
         let result = match &self.source {

@@ -188,6 +188,22 @@ fn host_reads_are_bounded() {
 }
 
 #[test]
+fn prefixes_read_no_further() {
+    both_modes(|root| {
+        let path = "/sys/bus/pci/devices/0000:00:00.0/vendor";
+        assert_eq!(&root.read_prefix(path, 4).unwrap()[..], b"0x10");
+        assert_eq!(&root.read_prefix(path, 64).unwrap()[..], b"0x1014\n");
+        assert!(root.read_prefix(path, 0).unwrap().is_empty());
+        assert!(root.read_prefix("/nope", 4).unwrap_err().is_not_found());
+    });
+    let live = Root::live();
+    assert_eq!(
+        &live.read_prefix("/proc/version", 6).unwrap()[..],
+        b"Linux "
+    );
+}
+
+#[test]
 fn fifo_in_a_copied_root_does_not_block() {
     let dir = sample();
     let fifo = dir.path().join("fifo");

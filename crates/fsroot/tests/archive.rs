@@ -96,6 +96,22 @@ fn every_compression_format_by_magic() {
 }
 
 #[test]
+fn prefixes_of_archive_files() {
+    let root = open("capture.tar", &capture());
+    let model = "/proc/device-tree/model";
+    assert_eq!(&root.read_prefix(model, 3).unwrap()[..], b"IBM");
+    assert_eq!(
+        &root.read_prefix(model, 1000).unwrap()[..],
+        b"IBM,8335-GTH\0"
+    );
+    assert!(
+        root.read_prefix("/proc/nothing", 3)
+            .unwrap_err()
+            .is_not_found()
+    );
+}
+
+#[test]
 fn archive_files_on_disk() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("capture.tar.xz");

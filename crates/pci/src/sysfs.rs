@@ -6,7 +6,6 @@ use std::path::{Component, Path, PathBuf};
 use fsroot::{EntryKind, Root};
 
 use crate::address::{BusAddress, PciAddress};
-use std::io::Read as _;
 
 use crate::config::{ConfigHeader, HEADER_LEN};
 use crate::device::{AttrError, Attribute, Class, Device, Parent, Problem};
@@ -715,37 +714,13 @@ impl Reader<'_> {
         }
     }
 
-    /// The first 64 bytes of `config` (fewer if the file is shorter).
-    ///
-    /// On the live system every byte read from `config` is a configuration-space access, and
-    /// `Root::read_attr` reads up to a page (4096 bytes as root), so the live file is read
-    /// here with a bounded read of the header alone (live paths go to the kernel unchanged,
-    /// as `fsroot` does). Copied trees and archives hold plain files: `Root::read_attr`.
+    /// The first 64 bytes of `config` (fewer if the file is shorter). On the live system every
+    /// byte read from `config` is a configuration-space access, so only the header is read.
     fn config_bytes(&self) -> Result<Vec<u8>, Problem> {
-        let path = self.path(Attribute::Config);
-        if !self.root.is_live() {
-            return self
-                .root
-                .read_attr(&path)
-                .map(|b| b.into_owned())
-                .map_err(|e| Problem::from_fs(&e));
-        }
-        let io_problem = |e: std::io::Error| {
-            if e.kind() == std::io::ErrorKind::NotFound {
-                Problem::Missing
-            } else {
-                Problem::Unreadable {
-                    kind: e.kind(),
-                    message: e.to_string(),
-                }
-            }
-        };
-        let file = std::fs::File::open(&path).map_err(io_problem)?;
-        let mut header = Vec::with_capacity(HEADER_LEN);
-        std::io::Read::take(file, HEADER_LEN as u64)
-            .read_to_end(&mut header)
-            .map_err(io_problem)?;
-        Ok(header)
+        self.root
+            .read_prefix(self.path(Attribute::Config), HEADER_LEN)
+            .map(|b| b.into_owned())
+            .map_err(|e| Problem::from_fs(&e))
     }
 
     /// The basename of a link's text; `None` without an error when the link does not exist.
