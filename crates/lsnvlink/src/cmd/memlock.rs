@@ -52,7 +52,8 @@ pub struct MemlockArgs {
     /// <maxMemory> (default: --memory).
     #[arg(long, value_name = "SIZE", value_parser = size, group = "guest_flags", allow_hyphen_values = true)]
     pub max_memory: Option<u64>,
-    /// PHBs declared, the default one included; libvirt adds isolation PHBs for --hostdev.
+    /// PHBs declared (holding no device), the default one included. Each host IOMMU group
+    /// among the --hostdev devices takes an empty one, or libvirt adds a PHB for it.
     #[arg(long, value_name = "N", default_value_t = 1, group = "guest_flags",
           value_parser = clap::value_parser!(u32).range(1..=4096))]
     pub phbs: u32,
