@@ -9,7 +9,8 @@
 //! - `cargo xtask dist [--out DIR]`: man pages and shell completions for packages.
 //! - `cargo xtask pictures [--check]`: draws the README's topology pictures (`docs/*.svg`).
 //! - `cargo xtask bench TARGET [OPTIONS]`: a benchmark side by side with the peer tool (not
-//!   run in CI); `pci` compares `lsnvlink pci` with lspci on generated trees.
+//!   run in CI): `dt` against dtc, `pci` against lspci on generated trees, `report` and `fleet`
+//!   as whole processes on the bundled captures.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -67,7 +68,7 @@ enum Task {
     },
     /// Benchmark against the peer tool (targets: dt, fleet, pci, report); prints medians and ratios.
     Bench {
-        /// What to benchmark: dt or pci.
+        /// What to benchmark: dt, pci, report or fleet.
         target: String,
         /// Options of that benchmark (pci: --sizes 200,2000,10000 --min-runs 10; dt: --min-runs 20).
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]

@@ -384,22 +384,22 @@ fn parse_number(bytes: &[u8]) -> Result<u64, String> {
     }
 }
 
-/// Checks the header checksum (unsigned sum, or the signed sum some old tars wrote).
+/// Checks the header checksum: the unsigned byte sum with the checksum field counted as
+/// spaces, or (only when that does not match) the signed sum some old tars wrote.
 fn verify_checksum(header: &[u8; BLOCK]) -> Result<(), ArchiveProblem> {
     let stored = parse_number(field(header, 148, 8))
         .map_err(|m| ArchiveProblem::BadHeader(format!("checksum field: {m}")))?;
-    let in_field = |i: usize| (148..156).contains(&i);
-    let unsigned: u64 = header
-        .iter()
-        .enumerate()
-        .map(|(i, &b)| if in_field(i) { 32 } else { u64::from(b) })
-        .sum();
-    let signed: i64 = header
-        .iter()
-        .enumerate()
-        .map(|(i, &b)| if in_field(i) { 32 } else { i64::from(b as i8) })
-        .sum();
-    if stored == unsigned || i64::try_from(stored).ok() == Some(signed) {
+    let field_bytes = field(header, 148, 8);
+    let unsigned: u64 = header.iter().map(|&b| u64::from(b)).sum::<u64>()
+        - field_bytes.iter().map(|&b| u64::from(b)).sum::<u64>()
+        + 8 * u64::from(b' ');
+    if stored == unsigned {
+        return Ok(());
+    }
+    let signed: i64 = header.iter().map(|&b| i64::from(b as i8)).sum::<i64>()
+        - field_bytes.iter().map(|&b| i64::from(b as i8)).sum::<i64>()
+        + 8 * i64::from(b' ');
+    if i64::try_from(stored).ok() == Some(signed) {
         Ok(())
     } else {
         Err(ArchiveProblem::BadHeader(format!(
@@ -426,6 +426,31 @@ mod tests {
         let mut huge = [0xffu8; 12];
         huge[0] = 0x80;
         assert!(parse_number(&huge).is_err());
+    }
+
+    fn header_with_checksum(sum: impl Fn(&[u8; BLOCK]) -> i64) -> [u8; BLOCK] {
+        let mut h = [0u8; BLOCK];
+        h[..8].copy_from_slice("caf\u{e9}/x\0".as_bytes()); // bytes over 0x7f
+        h[124..136].copy_from_slice(b"00000000000\0");
+        h[156] = b'0';
+        h[148..156].copy_from_slice(b"        ");
+        let value = sum(&h);
+        h[148..156].copy_from_slice(format!("{value:06o}\0 ").as_bytes());
+        h
+    }
+
+    #[test]
+    fn checksums_unsigned_and_signed() {
+        let unsigned = header_with_checksum(|h| h.iter().map(|&b| i64::from(b)).sum());
+        assert!(verify_checksum(&unsigned).is_ok());
+        let signed = header_with_checksum(|h| h.iter().map(|&b| i64::from(b as i8)).sum());
+        assert!(verify_checksum(&signed).is_ok());
+        let mut bad = unsigned;
+        bad[0] ^= 1;
+        assert!(matches!(
+            verify_checksum(&bad),
+            Err(ArchiveProblem::BadHeader(_))
+        ));
     }
 
     #[test]
