@@ -7,29 +7,15 @@
     clippy::indexing_slicing
 )]
 
+mod common;
+
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
-use lsnvlink::audit::Report;
 use lsnvlink::render::dot::dot;
 
-const CAPTURES: [&str; 6] = [
-    "ac922-4gpu-16gb-nvidia",
-    "ac922-6gpu-32gb-vfio",
-    "ac922-4gpu-link-down",
-    "ac922-4gpu-no-gpu-memory",
-    "power9-no-gpu",
-    "x86-v100-pcie",
-];
-
-fn read(name: &str) -> Report {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../testdata/captures")
-        .join(format!("{name}.tar.gz"));
-    let root = fsroot::Root::archive(path).unwrap();
-    Report::read(&root, &pci::Names::builtin()).unwrap()
-}
+use common::{CAPTURES, report as read};
 
 /// Runs `dot -Tplain` on the graph (one `node …` / `edge …` line per element) and returns
 /// what it printed.

@@ -8,21 +8,18 @@
     clippy::indexing_slicing
 )]
 
+mod common;
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
+
+use common::lsnvlink;
 
 fn testdata(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../../testdata/dt")
         .join(name)
-}
-
-fn lsnvlink(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_lsnvlink"))
-        .args(args)
-        .output()
-        .unwrap()
 }
 
 fn stdout(args: &[&str]) -> String {

@@ -7,14 +7,12 @@
     clippy::indexing_slicing
 )]
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use std::path::Path;
 use std::process::{Command, Output};
 
-fn capture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../testdata/captures")
-        .join(format!("{name}.tar.gz"))
-}
+use common::capture;
 
 /// A fleet of five: three healthy 4-GPU hosts, one with a link down, one 6-GPU host; plus a
 /// copied root with an empty PCI bus.

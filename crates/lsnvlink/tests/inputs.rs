@@ -9,21 +9,18 @@
     clippy::indexing_slicing
 )]
 
+mod common;
+
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
 use lsnvlink::audit::{Code, Report};
 use lsnvlink::inputs::{hwloc, sosreport};
 use lsnvlink::render::report;
 
-const DT: &str = "sys/firmware/devicetree/base/";
+use common::{capture, lsnvlink, report as from_capture};
 
-fn capture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../testdata/captures")
-        .join(format!("{name}.tar.gz"))
-}
+const DT: &str = "sys/firmware/devicetree/base/";
 
 fn hwloc_capture() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -129,20 +126,8 @@ fn sosreport_from(name: &str, layout: Layout, lspci: bool, dir: &Path) -> PathBu
     out_path
 }
 
-fn from_capture(name: &str) -> Report {
-    let root = fsroot::Root::archive(capture(name)).unwrap();
-    Report::read(&root, &pci::Names::builtin()).unwrap()
-}
-
 fn from_sosreport(path: &Path) -> Report {
     Report::new(sosreport::read(path, &pci::Names::builtin()).unwrap())
-}
-
-fn lsnvlink(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_lsnvlink"))
-        .args(args)
-        .output()
-        .unwrap()
 }
 
 #[test]

@@ -10,12 +10,16 @@
 #[path = "../../pci/tests/common/synth.rs"]
 mod synth;
 
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
 use lsnvlink::render::pci::{self as render, Ids};
 use pci::{Fields, Names, Pci, PciIds, Tree};
 use synth::{Dev, Synth};
+
+use common::lsnvlink;
 
 /// A small pci.ids for both tools: some names known, some not (unknown device of a known
 /// vendor, unknown subsystem, 1014:04ea which no pci.ids has).
@@ -43,13 +47,6 @@ C 06  Bridge
 \t\t00  Normal decode
 \t80  Bridge
 ";
-
-fn lsnvlink(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_lsnvlink"))
-        .args(args)
-        .output()
-        .unwrap()
-}
 
 fn lspci(root: &Path, ids: &Path, args: &[&str]) -> String {
     let out = Command::new("lspci")

@@ -8,33 +8,15 @@
     clippy::indexing_slicing
 )]
 
+mod common;
+
 use std::collections::BTreeSet;
-use std::path::PathBuf;
 use std::process::Command;
 
-use lsnvlink::audit::Report;
 use lsnvlink::render::prom::{MemlockNeed, prom};
 use prom_text_format_parser::{Scrape, Type};
 
-const CAPTURES: [&str; 6] = [
-    "ac922-4gpu-16gb-nvidia",
-    "ac922-6gpu-32gb-vfio",
-    "ac922-4gpu-link-down",
-    "ac922-4gpu-no-gpu-memory",
-    "power9-no-gpu",
-    "x86-v100-pcie",
-];
-
-fn capture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../testdata/captures")
-        .join(format!("{name}.tar.gz"))
-}
-
-fn read(name: &str) -> Report {
-    let root = fsroot::Root::archive(capture(name)).unwrap();
-    Report::read(&root, &pci::Names::builtin()).unwrap()
-}
+use common::{CAPTURES, capture, report as read};
 
 /// Parses `text` strictly and checks what the parser does not: each metric's HELP and TYPE
 /// come once, every metric is a gauge, and no sample line was skipped.

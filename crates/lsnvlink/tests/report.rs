@@ -7,38 +7,12 @@
     clippy::indexing_slicing
 )]
 
-use std::path::PathBuf;
-use std::process::{Command, Output};
+mod common;
 
-use lsnvlink::audit::{Code, Report};
+use lsnvlink::audit::Code;
 use lsnvlink::render::report;
 
-const CAPTURES: [&str; 6] = [
-    "ac922-4gpu-16gb-nvidia",
-    "ac922-6gpu-32gb-vfio",
-    "ac922-4gpu-link-down",
-    "ac922-4gpu-no-gpu-memory",
-    "power9-no-gpu",
-    "x86-v100-pcie",
-];
-
-fn capture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../testdata/captures")
-        .join(format!("{name}.tar.gz"))
-}
-
-fn read(name: &str) -> Report {
-    let root = fsroot::Root::archive(capture(name)).unwrap();
-    Report::read(&root, &pci::Names::builtin()).unwrap()
-}
-
-fn lsnvlink(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_lsnvlink"))
-        .args(args)
-        .output()
-        .unwrap()
-}
+use common::{CAPTURES, capture, lsnvlink, report as read};
 
 #[test]
 fn snapshots_of_every_format_for_every_capture() {

@@ -9,26 +9,19 @@
     clippy::indexing_slicing
 )]
 
+mod common;
+
 use std::path::PathBuf;
 
 use lsnvlink::audit::{Code, Finding, Report, Severity};
 use lsnvlink::render::report;
 use lsnvlink::topology::nv2;
 
+use common::{capture, report as from_capture};
+
 const DT: &str = "sys/firmware/devicetree/base";
 const NPU0: &str = "sys/firmware/devicetree/base/pciex@6030200000000";
 const NPU8: &str = "sys/firmware/devicetree/base/pciex@6230200000000";
-
-fn capture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../testdata/captures")
-        .join(format!("{name}.tar.gz"))
-}
-
-fn from_capture(name: &str) -> Report {
-    let root = fsroot::Root::archive(capture(name)).unwrap();
-    Report::read(&root, &pci::Names::builtin()).unwrap()
-}
 
 /// A capture unpacked into a temporary directory, to be altered and read with `--root`.
 struct Host {

@@ -65,20 +65,13 @@ struct LspciDevice {
 
 /// `DDDD:BB:DD.F` or `BB:DD.F` (domain 0) at the start of an `lspci` line.
 fn lspci_address(token: &str) -> Option<PciAddress> {
-    let full = if token.matches(':').count() == 1 {
-        format!("0000:{token}")
+    // lspci prints `BB:DD.F` without `-D`, `DDDD:BB:DD.F` with it; both with fixed widths,
+    // which `PciAddress`'s parser checks.
+    if token.matches(':').count() == 1 {
+        format!("0000:{token}").parse().ok()
     } else {
-        token.to_owned()
-    };
-    let (domain, rest) = full.split_once(':')?;
-    let (bus, rest) = rest.split_once(':')?;
-    let (device, function) = rest.split_once('.')?;
-    PciAddress::new(
-        u32::from_str_radix(domain, 16).ok()?,
-        u8::from_str_radix(bus, 16).ok()?,
-        u8::from_str_radix(device, 16).ok()?,
-        u8::from_str_radix(function, 16).ok()?,
-    )
+        token.parse().ok()
+    }
 }
 
 /// The functions `lspci -vv` text lists, with what it says of each.

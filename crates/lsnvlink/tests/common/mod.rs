@@ -1,0 +1,45 @@
+//! Helpers shared by the lsnvlink integration tests: the bundled captures, the report of one,
+//! and running the `lsnvlink` binary.
+#![allow(
+    dead_code, // each test binary uses its own subset
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+use lsnvlink::audit::Report;
+
+/// Every capture in `testdata/captures`, in the order snapshots are taken.
+pub const CAPTURES: [&str; 6] = [
+    "ac922-4gpu-16gb-nvidia",
+    "ac922-6gpu-32gb-vfio",
+    "ac922-4gpu-link-down",
+    "ac922-4gpu-no-gpu-memory",
+    "power9-no-gpu",
+    "x86-v100-pcie",
+];
+
+/// The path of the bundled capture `name` (without `.tar.gz`).
+pub fn capture(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../testdata/captures")
+        .join(format!("{name}.tar.gz"))
+}
+
+/// The report of the bundled capture `name`, with the built-in PCI names.
+pub fn report(name: &str) -> Report {
+    let root = fsroot::Root::archive(capture(name)).unwrap();
+    Report::read(&root, &pci::Names::builtin()).unwrap()
+}
+
+/// Runs the `lsnvlink` binary with `args`.
+pub fn lsnvlink(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_lsnvlink"))
+        .args(args)
+        .output()
+        .unwrap()
+}
