@@ -92,6 +92,7 @@ impl ArchiveTree {
         name: &str,
         mut input: R,
         limits: &Limits,
+        keep: &dyn Fn(&str) -> bool,
     ) -> Result<ArchiveTree, OpenError> {
         let head = input.fill_buf().map_err(|source| OpenError::Io {
             path: name.into(),
@@ -106,23 +107,26 @@ impl ArchiveTree {
         let emit = |entry: TarEntry| tree.add(entry);
         let format = compression.name();
         let result = match compression {
-            Compression::None => tar::read_tar(input, format, limits, emit),
+            Compression::None => tar::read_tar(input, format, limits, keep, emit),
             Compression::Gzip => tar::read_tar(
                 flate2::bufread::MultiGzDecoder::new(input),
                 format,
                 limits,
+                keep,
                 emit,
             ),
             Compression::Bzip2 => tar::read_tar(
                 bzip2::bufread::MultiBzDecoder::new(input),
                 format,
                 limits,
+                keep,
                 emit,
             ),
             Compression::Xz => tar::read_tar(
                 lzma_rust2::XzReader::new_mem_limit(input, true, XZ_MEMORY_LIMIT_KIB),
                 format,
                 limits,
+                keep,
                 emit,
             ),
             Compression::Zstd => {
@@ -130,7 +134,7 @@ impl ArchiveTree {
                     input,
                     ZSTD_MAX_WINDOW_BYTES,
                 ) {
-                    Ok(decoder) => tar::read_tar(decoder, format, limits, emit),
+                    Ok(decoder) => tar::read_tar(decoder, format, limits, keep, emit),
                     Err(e) => Err(tar::TarError {
                         entry: None,
                         offset: 0,

@@ -167,19 +167,34 @@ impl Root {
 
     /// A capture archive file, read into memory within `limits`.
     pub fn archive_with_limits(path: impl AsRef<Path>, limits: Limits) -> Result<Root, OpenError> {
+        Root::archive_filtered(path, limits, |_| true)
+    }
+
+    /// A capture archive file of which only the entries `keep` accepts are held in memory.
+    /// `keep` is given each entry's path as the root will store it (normalised, relative, no
+    /// leading `/`, e.g. `proc/device-tree/model`); the others are read past, neither stored
+    /// nor counted against `limits` — so a large archive (a sosreport with gigabytes of logs)
+    /// can be opened for the few files a reader needs. Directories are created for the
+    /// entries kept.
+    pub fn archive_filtered(
+        path: impl AsRef<Path>,
+        limits: Limits,
+        keep: impl Fn(&str) -> bool,
+    ) -> Result<Root, OpenError> {
         let path = path.as_ref();
         let file = File::open(path).map_err(|source| OpenError::Io {
             path: path.to_path_buf(),
             source,
         })?;
         let name = path.display().to_string();
-        let tree = ArchiveTree::load(&name, BufReader::with_capacity(64 * 1024, file), &limits)?;
+        let input = BufReader::with_capacity(64 * 1024, file);
+        let tree = ArchiveTree::load(&name, input, &limits, &keep)?;
         Ok(Root::from_tree(name, tree, limits))
     }
 
     /// A capture archive already in memory; `name` names it in errors.
     pub fn archive_from_bytes(name: &str, bytes: &[u8], limits: Limits) -> Result<Root, OpenError> {
-        let tree = ArchiveTree::load(name, bytes, &limits)?;
+        let tree = ArchiveTree::load(name, bytes, &limits, &|_| true)?;
         Ok(Root::from_tree(name.to_owned(), tree, limits))
     }
 

@@ -50,12 +50,15 @@ pub(crate) struct TarError {
     pub problem: ArchiveProblem,
 }
 
-/// Reads the tar stream `reader` and hands each entry to `emit`. `format` names the
-/// compression for decoder errors.
+/// Reads the tar stream `reader` and hands each entry that `keep` accepts (given its
+/// normalised path, as the tree will store it) to `emit`. Entries `keep` refuses are read past
+/// without being stored or counted against the size limits. `format` names the compression
+/// for decoder errors.
 pub(crate) fn read_tar<R: Read>(
     reader: R,
     format: &'static str,
     limits: &Limits,
+    keep: &dyn Fn(&str) -> bool,
     mut emit: impl FnMut(TarEntry),
 ) -> Result<(), TarError> {
     let mut stream = Stream {
@@ -119,6 +122,11 @@ pub(crate) fn read_tar<R: Read>(
         pax = Pax::default();
 
         let fail = |problem| fail(Some(&path), problem);
+        let meta = matches!(typeflag, b'L' | b'K' | b'x' | b'g');
+        if !meta && !keep(&crate::archive::normalise(&path).join("/")) {
+            stream.skip_content(size).map_err(fail)?;
+            continue;
+        }
         if size > limits.max_file_bytes {
             return Err(fail(ArchiveProblem::FileTooLarge {
                 size,

@@ -112,6 +112,41 @@ fn prefixes_of_archive_files() {
 }
 
 #[test]
+fn filtered_archives_hold_only_what_is_kept() {
+    // A sosreport-like archive: a device tree beside a log far over the per-file limit.
+    let mut limits = Limits::default();
+    limits.max_file_bytes = 1000;
+    limits.max_total_bytes = 2000;
+    let tar = Tar::default()
+        .file("sosreport-host/var/log/messages", &vec![b'x'; 5000])
+        .file("sosreport-host/proc/device-tree/model", b"IBM,8335-GTH\0")
+        .symlink("sosreport-host/dt", "proc/device-tree")
+        .file("/../sosreport-host/var/log/other", &vec![b'y'; 5000])
+        .finish();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("sosreport.tar.gz");
+    std::fs::write(&path, gzip(&tar)).unwrap();
+    // Unfiltered, the log is over the limit.
+    assert!(Root::archive_with_limits(&path, limits).is_err());
+    let seen = std::cell::RefCell::new(Vec::new());
+    let root = Root::archive_filtered(&path, limits, |p| {
+        seen.borrow_mut().push(p.to_owned());
+        !p.contains("/var/log/")
+    })
+    .unwrap();
+    assert_eq!(
+        &root.read("/sosreport-host/dt/model").unwrap()[..],
+        b"IBM,8335-GTH\0"
+    );
+    assert!(root.kind("/sosreport-host/var").unwrap_err().is_not_found());
+    // The filter sees normalised paths.
+    assert!(
+        seen.borrow()
+            .contains(&"sosreport-host/var/log/other".to_owned())
+    );
+}
+
+#[test]
 fn archive_files_on_disk() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("capture.tar.xz");

@@ -103,14 +103,37 @@ fn parse_lspci(text: &str) -> std::collections::BTreeMap<PciAddress, LspciDevice
     out
 }
 
-/// Bounds for a sosreport: they hold logs far larger than a capture's files (the archive is
-/// read into memory).
+/// Bounds for a sosreport: its logs are never held (see [`wanted`]), but it has many entries.
 fn limits() -> fsroot::Limits {
     let mut l = fsroot::Limits::default();
-    l.max_total_bytes = 4 << 30;
-    l.max_file_bytes = 2 << 30;
     l.max_entries = 5_000_000;
     l
+}
+
+/// Whether a sosreport entry is one this reader uses: the device tree, `sos_commands/pci`
+/// (lspci), `sos_reports`, and the host name and kernel files; at the top of the archive or
+/// under its one top-level directory. Everything else (logs, configuration copies: most of a
+/// sosreport's gigabytes) is read past without being held in memory.
+fn wanted(path: &str) -> bool {
+    const KEEP: [&str; 10] = [
+        "proc/device-tree",
+        DT_BASE,
+        "sos_commands/pci/",
+        "sos_commands/kernel/uname_-a",
+        "sos_reports",
+        "proc/sys/kernel/hostname",
+        "proc/sys/kernel/osrelease",
+        "hostname",
+        "etc/hostname",
+        "uname",
+    ];
+    let inner = path.split_once('/').map_or("", |(_, rest)| rest);
+    [path, inner].iter().any(|p| {
+        KEEP.iter().any(|k| {
+            p.strip_prefix(k)
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with('/') || k.ends_with('/'))
+        })
+    })
 }
 
 /// Reads the sosreport at `path` (a tarball or an unpacked directory) and joins its device
@@ -119,7 +142,7 @@ pub fn read(path: &Path, names: &pci::Names) -> Result<Topology, InputError> {
     let root = if path.is_dir() {
         fsroot::Root::dir(path)?
     } else {
-        fsroot::Root::archive_with_limits(path, limits())?
+        fsroot::Root::archive_filtered(path, limits(), wanted)?
     };
     read_root(&root, names)
 }
@@ -412,6 +435,30 @@ garbage line
         let bridge = &d[&PciAddress::new(6, 0, 0, 0).unwrap()];
         assert_eq!(bridge, &LspciDevice::default());
         assert!(d.contains_key(&PciAddress::new(0, 1, 0, 0).unwrap()));
+    }
+
+    #[test]
+    fn only_what_the_reader_uses_is_kept() {
+        for path in [
+            "sosreport-wsp-2019/proc/device-tree/model",
+            "proc/device-tree",
+            "sosreport-x/sys/firmware/devicetree/base/cpus/name",
+            "sosreport-x/sos_commands/pci/lspci_-nnvv",
+            "sosreport-x/sos_reports/manifest.json",
+            "sosreport-x/hostname",
+            "sosreport-x/uname",
+        ] {
+            assert!(wanted(path), "{path}");
+        }
+        for path in [
+            "sosreport-x/var/log/messages",
+            "sosreport-x/sos_commands/kernel/dmesg",
+            "sosreport-x/proc/device-tree-old/x",
+            "sosreport-x/hostnamectl",
+            "a/b/proc/device-tree/model",
+        ] {
+            assert!(!wanted(path), "{path}");
+        }
     }
 
     proptest::proptest! {
