@@ -11,6 +11,8 @@
 //! - `cargo xtask bench TARGET [OPTIONS]`: a benchmark side by side with the peer tool (not
 //!   run in CI): `dt` against dtc, `pci` against lspci on generated trees, `report` and `fleet`
 //!   as whole processes on the bundled captures.
+//! - `cargo xtask test-ppc64le`: the tests cross-built for powerpc64le and run under
+//!   qemu-user (exit 3 when the toolchain cannot be had here).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -24,6 +26,7 @@ mod bench_pci;
 mod bench_report;
 mod dist;
 mod pictures;
+mod ppc64le;
 mod testdata;
 
 #[derive(Parser)]
@@ -74,6 +77,13 @@ enum Task {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
+    /// Cross-build the tests for powerpc64le and run them under qemu-ppc64le (exit 3: no toolchain).
+    #[command(name = "test-ppc64le")]
+    TestPpc64le {
+        /// More arguments for cargo test (e.g. a test name filter after --).
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
 }
 
 fn main() -> Result<()> {
@@ -93,6 +103,10 @@ fn main() -> Result<()> {
             "pci" => bench_pci::run(&project_root(), &args),
             "report" => bench_report::run(&project_root(), &args),
             other => bail!("no benchmark {other:?}; benchmarks: dt, fleet, pci, report"),
+        },
+        Task::TestPpc64le { args } => match ppc64le::run(&project_root(), &args)? {
+            0 => Ok(()),
+            code => std::process::exit(i32::from(code)),
         },
     }
 }

@@ -9,6 +9,8 @@
     clippy::indexing_slicing
 )]
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -334,7 +336,7 @@ fn the_live_machine_can_be_captured_and_replayed() {
 }
 
 fn lsnvlink() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_lsnvlink"))
+    common::lsnvlink_command()
 }
 
 #[test]

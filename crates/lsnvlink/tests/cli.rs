@@ -8,10 +8,12 @@
     clippy::indexing_slicing
 )]
 
+mod common;
+
 use std::process::{Command, Output};
 
 fn lsnvlink(args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_lsnvlink"));
+    let mut cmd = common::lsnvlink_command();
     cmd.args(args)
         .env_remove("NO_COLOR")
         .env_remove("CLICOLOR_FORCE");

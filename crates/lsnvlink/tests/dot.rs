@@ -97,7 +97,7 @@ fn hostile_names_stay_inside_their_quotes() {
 fn the_command_writes_the_same_graph() {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("../../testdata/captures/ac922-6gpu-32gb-vfio.tar.gz");
-    let o = Command::new(env!("CARGO_BIN_EXE_lsnvlink"))
+    let o = common::lsnvlink_command()
         .arg("--capture")
         .arg(path)
         .args(["--format", "dot"])

@@ -10,7 +10,7 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 use common::capture;
 
@@ -33,7 +33,7 @@ fn fleet_dir() -> tempfile::TempDir {
 }
 
 fn fleet(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_lsnvlink"))
+    common::lsnvlink_command()
         .current_dir(dir)
         .arg("fleet")
         .args(args)

@@ -9,8 +9,9 @@
     clippy::indexing_slicing
 )]
 
+mod common;
+
 use std::path::PathBuf;
-use std::process::Command;
 
 use serde_json::Value;
 
@@ -31,7 +32,7 @@ struct Run {
 }
 
 fn run(args: &[&str]) -> Run {
-    let o = Command::new(env!("CARGO_BIN_EXE_lsnvlink"))
+    let o = common::lsnvlink_command()
         .arg("memlock")
         .args(args)
         .output()

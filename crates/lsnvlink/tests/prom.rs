@@ -11,7 +11,6 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::process::Command;
 
 use lsnvlink::render::prom::{MemlockNeed, prom};
 use prom_text_format_parser::{Scrape, Type};
@@ -153,7 +152,7 @@ fn output_file_is_written_whole_and_replaces_the_old_one() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("lsnvlink.prom");
     std::fs::write(&out, "old\n").unwrap();
-    let status = Command::new(env!("CARGO_BIN_EXE_lsnvlink"))
+    let status = common::lsnvlink_command()
         .arg("--capture")
         .arg(capture("ac922-4gpu-link-down"))
         .args(["--format", "prom", "--output"])
@@ -174,7 +173,7 @@ fn output_file_is_written_whole_and_replaces_the_old_one() {
 fn output_into_a_missing_directory_fails_with_2_and_writes_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("nope/lsnvlink.prom");
-    let o = Command::new(env!("CARGO_BIN_EXE_lsnvlink"))
+    let o = common::lsnvlink_command()
         .arg("--capture")
         .arg(capture("ac922-4gpu-16gb-nvidia"))
         .args(["--format", "prom", "-o"])
@@ -211,7 +210,7 @@ fn the_memlock_need_of_a_guest_is_a_metric_when_asked() {
     std::fs::write(&a, nv2_guest_xml("gpu-guest", None)).unwrap();
     std::fs::write(&b, nv2_guest_xml("capped", Some(1_048_576))).unwrap();
     let cap = capture("ac922-4gpu-16gb-nvidia");
-    let o = Command::new(env!("CARGO_BIN_EXE_lsnvlink"))
+    let o = common::lsnvlink_command()
         .arg("--capture")
         .arg(&cap)
         .args(["--format", "prom", "--memlock-domain"])
@@ -232,7 +231,7 @@ fn the_memlock_need_of_a_guest_is_a_metric_when_asked() {
     let need = value(&s, "lsnvlink_memlock_need_bytes", &[("guest", "gpu-guest")]);
     assert_eq!(need, Some(344_155_226_112.0));
     // The same number `lsnvlink memlock` gives for that domain.
-    let m = Command::new(env!("CARGO_BIN_EXE_lsnvlink"))
+    let m = common::lsnvlink_command()
         .args(["memlock", "--capture"])
         .arg(&cap)
         .arg("--domain")
@@ -250,7 +249,7 @@ fn the_memlock_need_of_a_guest_is_a_metric_when_asked() {
         Some(1_073_741_824.0)
     );
     // Only with --format prom.
-    let o = Command::new(env!("CARGO_BIN_EXE_lsnvlink"))
+    let o = common::lsnvlink_command()
         .arg("--capture")
         .arg(&cap)
         .arg("--memlock-domain")

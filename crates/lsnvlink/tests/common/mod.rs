@@ -36,10 +36,24 @@ pub fn report(name: &str) -> Report {
     Report::read(&root, &pci::Names::builtin()).unwrap()
 }
 
+/// The `lsnvlink` binary as a command. When the tests run under emulation (`cargo xtask
+/// test-ppc64le` sets `LSNVLINK_TEST_RUNNER` to its `qemu-ppc64le …` runner), the binary is
+/// started through that runner, since a foreign binary cannot be executed directly.
+pub fn lsnvlink_command() -> Command {
+    let bin = env!("CARGO_BIN_EXE_lsnvlink");
+    let runner = std::env::var("LSNVLINK_TEST_RUNNER").unwrap_or_default();
+    let mut words = runner.split_whitespace();
+    match words.next() {
+        Some(program) => {
+            let mut cmd = Command::new(program);
+            cmd.args(words).arg(bin);
+            cmd
+        }
+        None => Command::new(bin),
+    }
+}
+
 /// Runs the `lsnvlink` binary with `args`.
 pub fn lsnvlink(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_lsnvlink"))
-        .args(args)
-        .output()
-        .unwrap()
+    lsnvlink_command().args(args).output().unwrap()
 }
