@@ -1,7 +1,8 @@
 //! Project automation, run as `cargo xtask <command>` (the alias is in `.cargo/config.toml`).
 //!
 //! - `cargo xtask ci`: what CI runs — format check, clippy with `-D warnings`, doc tests, then
-//!   every unit and integration test (with cargo-nextest where installed).
+//!   every unit and integration test (with cargo-nextest where installed), then the
+//!   hostile-capture check.
 //! - `cargo xtask fuzz TARGET --seconds N` (or `--all`): runs a `cargo fuzz` target on the
 //!   stable toolchain (`--sanitizer none`), seeded from `fuzz/seeds/TARGET`.
 //! - `cargo xtask testdata [--check]`: regenerates the test captures in `testdata/captures`
@@ -11,6 +12,9 @@
 //! - `cargo xtask bench TARGET [OPTIONS]`: a benchmark side by side with the peer tool (not
 //!   run in CI): `dt` against dtc, `pci` against lspci on generated trees, `report` and `fleet`
 //!   as whole processes on the bundled captures.
+//! - `cargo xtask hostile [--release]`: the hostile-capture corpus, generated into a
+//!   temporary directory, each case run as a whole `lsnvlink` process within memory and time
+//!   bounds (also run by `cargo xtask ci`).
 //! - `cargo xtask test-ppc64le`: the tests cross-built for powerpc64le and run under
 //!   qemu-user (exit 3 when the toolchain cannot be had here).
 
@@ -25,6 +29,7 @@ mod bench_fleet;
 mod bench_pci;
 mod bench_report;
 mod dist;
+mod hostile;
 mod pictures;
 mod ppc64le;
 mod testdata;
@@ -77,6 +82,12 @@ enum Task {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
+    /// Generate the hostile-capture corpus and check lsnvlink's exit, memory and time on each.
+    Hostile {
+        /// Options: --release, --bin FILE, --keep DIR.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
     /// Cross-build the tests for powerpc64le and run them under qemu-ppc64le (exit 3: no toolchain).
     #[command(name = "test-ppc64le")]
     TestPpc64le {
@@ -104,6 +115,7 @@ fn main() -> Result<()> {
             "report" => bench_report::run(&project_root(), &args),
             other => bail!("no benchmark {other:?}; benchmarks: dt, fleet, pci, report"),
         },
+        Task::Hostile { args } => hostile::run(&project_root(), &args),
         Task::TestPpc64le { args } => match ppc64le::run(&project_root(), &args)? {
             0 => Ok(()),
             code => std::process::exit(i32::from(code)),
@@ -171,6 +183,8 @@ fn ci() -> Result<()> {
             "--tests",
         ]))?;
     }
+    // The hostile-capture corpus: each case as a whole process, within memory and time.
+    hostile::run(&project_root(), &[])?;
     Ok(())
 }
 

@@ -35,7 +35,45 @@ pub use sanitize::{SERIAL_PROPERTIES, sanitize, scrub_config_serial};
 pub use tree::{Entry, Tree};
 pub use walk::{MAX_FILE_BYTES, Options, collect};
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+
+/// Content of all entries of a replayed capture together: 12 MiB. A capture of an AC922 with
+/// four GPUs holds about 130 KB. The report can hold a property up to three times (the
+/// archive's copy, the device tree's, a decoded phandle list), so this bounds a run near
+/// 3 × 12 MiB plus the program (`cargo xtask hostile` measures 45–50 MB at the limits).
+pub const REPLAY_MAX_TOTAL_BYTES: u64 = 12 << 20;
+/// Entries in a replayed capture: 50,000 (the 6-GPU capture has 2,400; the 1,024-vCPU
+/// pseries tree of the benchmarks 31,000). Each entry can become a PCI device of the report,
+/// some 900 bytes in memory.
+pub const REPLAY_MAX_ENTRIES: u64 = 50_000;
+
+/// The bounds within which `lsnvlink` replays a capture (`--capture`, `lsnvlink fleet`,
+/// `memlock`, `pci`, `dt`): [`REPLAY_MAX_TOTAL_BYTES`], [`MAX_FILE_BYTES`] per file (the
+/// largest file [`collect`] writes), [`REPLAY_MAX_ENTRIES`]. They are tighter than
+/// [`fsroot::Limits::default`] so that a hostile archive (a gzip bomb that stays under
+/// fsroot's 256 MiB) cannot make one run hold more than about 50 MB (`cargo xtask
+/// hostile` checks 64 MB).
+pub fn replay_limits() -> fsroot::Limits {
+    let mut limits = fsroot::Limits::default();
+    limits.max_total_bytes = REPLAY_MAX_TOTAL_BYTES;
+    limits.max_file_bytes = MAX_FILE_BYTES;
+    limits.max_entries = REPLAY_MAX_ENTRIES;
+    limits
+}
+
+/// Opens a capture archive, or a copied root directory, as [`fsroot::Root::open`] does but
+/// within [`replay_limits`] (a directory's files are read up to [`MAX_FILE_BYTES`]).
+pub fn open_replay(path: &Path) -> Result<fsroot::Root, fsroot::OpenError> {
+    let meta = std::fs::metadata(path).map_err(|source| fsroot::OpenError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    if meta.is_dir() {
+        Ok(fsroot::Root::dir(path)?.with_max_file_bytes(MAX_FILE_BYTES))
+    } else {
+        fsroot::Root::archive_with_limits(path, replay_limits())
+    }
+}
 
 /// A capture: the collected tree and its manifest.
 #[derive(Debug, Clone, PartialEq, Eq)]

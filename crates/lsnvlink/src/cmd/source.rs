@@ -12,7 +12,8 @@ pub struct SourceArgs {
     /// Read a copied root directory (holding `sys/`, `proc/`) instead of the live system.
     #[arg(long, value_name = "DIR", conflicts_with = "capture")]
     pub root: Option<PathBuf>,
-    /// Read a capture archive (.tar, .tar.gz, .tar.bz2, .tar.xz, .tar.zst) in memory.
+    /// Read a capture archive (.tar, .tar.gz, .tar.bz2, .tar.xz, .tar.zst) in memory (at most
+    /// 12 MiB of content, 4 MiB per file, 50,000 entries).
     #[arg(long, value_name = "FILE")]
     pub capture: Option<PathBuf>,
 }
@@ -22,11 +23,13 @@ impl SourceArgs {
     #[allow(dead_code)] // used by the subcommands as they land
     pub fn open(&self) -> anyhow::Result<Root> {
         match (&self.root, &self.capture) {
-            (Some(dir), _) => {
-                Root::dir(dir).with_context(|| format!("cannot open root {}", dir.display()))
+            (Some(dir), _) => Root::dir(dir)
+                .map(|r| r.with_max_file_bytes(lsnvlink::capture::MAX_FILE_BYTES))
+                .with_context(|| format!("cannot open root {}", dir.display())),
+            (None, Some(file)) => {
+                Root::archive_with_limits(file, lsnvlink::capture::replay_limits())
+                    .with_context(|| format!("cannot read capture {}", file.display()))
             }
-            (None, Some(file)) => Root::archive(file)
-                .with_context(|| format!("cannot read capture {}", file.display())),
             (None, None) => Ok(Root::live()),
         }
     }

@@ -139,7 +139,7 @@ impl Host {
             infos: 0,
             error: Some(e),
         };
-        let root = match fsroot::Root::open(path) {
+        let root = match crate::capture::open_replay(path) {
             Ok(root) => root,
             Err(e) => return unreadable(e.to_string()),
         };

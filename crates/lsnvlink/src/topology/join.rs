@@ -19,6 +19,10 @@ const REFERENCE_POINTS: &str = "/ibm,opal/ibm,associativity-reference-points";
 /// The associativity domain Linux takes as the NUMA node on powernv when the reference
 /// points cannot be read (skiboot `core/affinity.c`: the first reference point is 4).
 const DEFAULT_REFERENCE_POINT: u32 = 4;
+/// The most `ibm,npu` entries read from a GPU's node. A V100 has six NVLink bricks, so a real
+/// list names at most six bridges; a longer one is cut (with a problem on the GPU) so that a
+/// hostile tree cannot make the join keep a path per entry (a 4 MiB list is a million).
+const MAX_NPU_ENTRIES: usize = 64;
 
 fn is_gpu(d: &Device) -> bool {
     d.vendor_id == Some(VENDOR_NVIDIA) && d.class.is_some_and(|c| c.base() == 0x03)
@@ -309,8 +313,16 @@ impl<'r, 't, 'a> Joiner<'r, 't, 'a> {
         let mut bridge_nodes: Vec<Node<'t, 'a>> = Vec::new();
         match node.phandles_prop(devtree::nvlink::names::IBM_NPU) {
             Ok(phandles) => {
-                let mut entries = Vec::with_capacity(phandles.len());
-                for ph in phandles {
+                if phandles.len() > MAX_NPU_ENTRIES {
+                    g.problems.push(format!(
+                        "{}: property \"ibm,npu\" lists {} phandles; only the first \
+                         {MAX_NPU_ENTRIES} are read",
+                        node.path(),
+                        phandles.len()
+                    ));
+                }
+                let mut entries = Vec::with_capacity(phandles.len().min(MAX_NPU_ENTRIES));
+                for ph in phandles.into_iter().take(MAX_NPU_ENTRIES) {
                     let target = self.tree.by_phandle(ph);
                     if target.is_none() {
                         g.problems.push(format!(
