@@ -4,7 +4,8 @@
 //!   every unit and integration test (with cargo-nextest where installed), then the
 //!   hostile-capture check.
 //! - `cargo xtask fuzz TARGET --seconds N` (or `--all`): runs a `cargo fuzz` target on the
-//!   stable toolchain (`--sanitizer none`), seeded from `fuzz/seeds/TARGET`.
+//!   stable toolchain (`--sanitizer none`), seeded from `fuzz/seeds/TARGET` and the matching
+//!   `testdata/` directories (captures, device-tree blobs, hwloc captures).
 //! - `cargo xtask testdata [--check]`: regenerates the test captures in `testdata/captures`
 //!   from the host model in `src/testdata/` (or checks that they are up to date).
 //! - `cargo xtask dist [--out DIR]`: man pages and shell completions for packages.
@@ -203,6 +204,16 @@ fn fuzz_targets() -> Result<Vec<String>> {
     Ok(targets)
 }
 
+/// The `testdata/` directories that seed a fuzz target besides `fuzz/seeds/TARGET`.
+fn testdata_seeds(target: &str) -> &'static [&'static str] {
+    match target {
+        "report" | "fsroot" => &["testdata/captures"],
+        "devtree" => &["testdata/dt"],
+        "inputs" => &["testdata/hwloc"],
+        _ => &[],
+    }
+}
+
 fn ensure_cargo_fuzz() -> Result<()> {
     let present = cargo()
         .args(["fuzz", "--version"])
@@ -240,6 +251,10 @@ fn fuzz(target: Option<String>, all: bool, seconds: u64) -> Result<()> {
         cmd.arg(&corpus);
         if seeds.is_dir() {
             cmd.arg(&seeds);
+        }
+        // Seeds read straight from testdata/ (not copied into fuzz/seeds).
+        for dir in testdata_seeds(&target) {
+            cmd.arg(root.join(dir));
         }
         cmd.arg("--").arg(format!("-max_total_time={seconds}"));
         cmd.arg("-print_final_stats=1");
