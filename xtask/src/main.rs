@@ -160,6 +160,8 @@ fn ci() -> Result<()> {
         "warnings",
     ]))?;
     run(cargo().args(["test", "--workspace", "--locked", "--doc"]))?;
+    // The hostile-capture corpus: each case as a whole process, within memory and time.
+    hostile::run(&project_root(), &[])?;
     // The unit and integration tests last, so that their summary closes the output: nextest
     // where the machine has it (one summary line for the whole workspace), else cargo test.
     let nextest = cargo()
@@ -184,8 +186,6 @@ fn ci() -> Result<()> {
             "--tests",
         ]))?;
     }
-    // The hostile-capture corpus: each case as a whole process, within memory and time.
-    hostile::run(&project_root(), &[])?;
     Ok(())
 }
 
