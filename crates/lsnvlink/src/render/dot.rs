@@ -22,7 +22,7 @@ use std::fmt::Write as _;
 use pci::PciAddress;
 
 use crate::audit::{Report, Severity, gbps};
-use crate::topology::{Bridge, Gpu, Topology};
+use crate::topology::{Bridge, Gpu, NpuEntry, Topology};
 
 use super::report::{gpu_label, size_text};
 
@@ -51,6 +51,17 @@ fn id(kind: &str, a: PciAddress) -> String {
         a.device(),
         a.function()
     )
+}
+
+/// The bridges a GPU's `ibm,npu` lists but the bus lacks (links down), each with its graph
+/// node id: the node and the edges to it are drawn in two passes and must agree on the id.
+fn absent_bridges(g: &Gpu) -> impl Iterator<Item = (String, &NpuEntry)> {
+    g.npu
+        .iter()
+        .flatten()
+        .filter(|e| e.bridge.is_none())
+        .enumerate()
+        .map(move |(i, e)| (format!("{}_absent_{i}", id("gpu", g.address)), e))
 }
 
 fn speed_text(b: &Bridge) -> Option<String> {
@@ -205,14 +216,7 @@ pub fn dot(report: &Report) -> String {
         // Bridges the device tree lists but the bus lacks (a link down), beside the others.
         let mut absent = Vec::new();
         for g in gpus.iter().filter(|g| gpu_chip(t, g) == *chip) {
-            for (i, e) in g
-                .npu
-                .iter()
-                .flatten()
-                .filter(|e| e.bridge.is_none())
-                .enumerate()
-            {
-                let node = format!("{}_absent_{i}", id("gpu", g.address));
+            for (node, e) in absent_bridges(g) {
                 let what = e.dt_path.as_deref().unwrap_or("(no node)");
                 let _ = writeln!(
                     out,
@@ -267,14 +271,7 @@ pub fn dot(report: &Report) -> String {
     }
     // Bridges the device tree lists but the bus lacks: a link down.
     for g in &gpus {
-        for (i, e) in g
-            .npu
-            .iter()
-            .flatten()
-            .filter(|e| e.bridge.is_none())
-            .enumerate()
-        {
-            let node = format!("{}_absent_{i}", id("gpu", g.address));
+        for (node, e) in absent_bridges(g) {
             // Its NPU: the PHB whose node holds the bridge's node.
             let npu = e.dt_path.as_deref().and_then(|p| {
                 t.npus
