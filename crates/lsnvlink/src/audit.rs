@@ -20,7 +20,7 @@ use std::fmt;
 
 use pci::PciAddress;
 
-use crate::topology::{Gpu, Topology};
+use crate::topology::{Bridge, Gpu, IommuGrouping, Nvlink2Kernel, Topology};
 
 /// How bad a finding is. Any [`Severity::Error`] makes `lsnvlink` exit with 1.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -54,8 +54,8 @@ impl fmt::Display for Severity {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 #[non_exhaustive]
 pub enum Code {
-    /// A GPU has fewer NVLink bridge functions on the bus than its `ibm,npu` lists, or fewer
-    /// than the other GPUs.
+    /// A GPU has fewer NVLink bridge functions on the bus than its `ibm,npu` lists (all of
+    /// them gone: its NPU PE was removed), or fewer than the other GPUs.
     LinkMissing,
     /// A GPU's memory node is absent or unreadable.
     MemoryRegionMissing,
@@ -67,13 +67,23 @@ pub enum Code {
     DriverSplit,
     /// A GPU and its bridges are not in one IOMMU group.
     IommuGroupSplit,
-    /// A link has no ATSD register on its NPU.
+    /// A link has no ATSD register on its NPU (and the kernel has no fallback).
     AtsdMissing,
+    /// The running kernel does not expose NVLink2 (5.13 and later, or the NPU was not
+    /// probed): one finding for the host.
+    Nvlink2KernelUnsupported,
+    /// An NVLink bridge whose GPU slot is empty (no `ibm,gpu`): a partly populated board.
+    GpuSlotEmpty,
+    /// The NVIDIA driver holds the GPU, but its memory node has no memory online.
+    GpuMemoryOffline,
+    /// The NVIDIA driver reports a link of the GPU inactive (`nvidia-smi nvlink -s` in a
+    /// sosreport).
+    LinkInactive,
 }
 
 impl Code {
     /// Every code, in order.
-    pub const ALL: [Code; 7] = [
+    pub const ALL: [Code; 11] = [
         Code::LinkMissing,
         Code::MemoryRegionMissing,
         Code::Nv2BridgeIncomplete,
@@ -81,6 +91,10 @@ impl Code {
         Code::DriverSplit,
         Code::IommuGroupSplit,
         Code::AtsdMissing,
+        Code::Nvlink2KernelUnsupported,
+        Code::GpuSlotEmpty,
+        Code::GpuMemoryOffline,
+        Code::LinkInactive,
     ];
 
     /// The code as reports print it (`link-missing`).
@@ -93,7 +107,46 @@ impl Code {
             Code::DriverSplit => "driver-split",
             Code::IommuGroupSplit => "iommu-group-split",
             Code::AtsdMissing => "atsd-missing",
+            Code::Nvlink2KernelUnsupported => "nvlink2-kernel-unsupported",
+            Code::GpuSlotEmpty => "gpu-slot-empty",
+            Code::GpuMemoryOffline => "gpu-memory-offline",
+            Code::LinkInactive => "link-inactive",
         }
+    }
+}
+
+/// What a finding is about: the host as a whole, or one PCI function (a GPU, or an NVLink
+/// bridge — for a bridge the kernel does not show, the address its device-tree node gives).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Subject {
+    /// The whole host.
+    Host,
+    /// One PCI function.
+    Pci(PciAddress),
+}
+
+impl Subject {
+    /// The PCI address, when the subject is a function.
+    pub fn address(self) -> Option<PciAddress> {
+        match self {
+            Subject::Host => None,
+            Subject::Pci(a) => Some(a),
+        }
+    }
+}
+
+impl fmt::Display for Subject {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Subject::Host => f.write_str("host"),
+            Subject::Pci(a) => a.fmt(f),
+        }
+    }
+}
+
+impl From<PciAddress> for Subject {
+    fn from(a: PciAddress) -> Subject {
+        Subject::Pci(a)
     }
 }
 
@@ -107,8 +160,8 @@ impl fmt::Display for Code {
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 #[non_exhaustive]
 pub struct Finding {
-    /// The PCI function it is about (a GPU or an NVLink bridge).
-    pub subject: PciAddress,
+    /// What it is about: the host, or a PCI function (a GPU or an NVLink bridge).
+    pub subject: Subject,
     /// Which check.
     pub code: Code,
     /// How bad.
@@ -163,28 +216,70 @@ pub fn has_errors(findings: &[Finding]) -> bool {
     findings.iter().any(|f| f.severity == Severity::Error)
 }
 
-/// Runs every check; the findings come sorted by subject address, then code.
+/// Runs every check; the findings come sorted by subject (the host first, then by address),
+/// then code.
 pub fn audit(t: &Topology) -> Vec<Finding> {
     let mut out = Vec::new();
+    nvlink2_kernel_unsupported(t, &mut out);
     link_missing(t, &mut out);
     memory_region_missing(t, &mut out);
     nv2_bridge_incomplete(t, &mut out);
+    gpu_slot_empty(t, &mut out);
     link_speed_mismatch(t, &mut out);
     driver_split(t, &mut out);
     iommu_group_split(t, &mut out);
     atsd_missing(t, &mut out);
+    gpu_memory_offline(t, &mut out);
     out.sort();
     out.dedup();
     out
 }
 
-fn finding(subject: PciAddress, code: Code, severity: Severity, message: String) -> Finding {
+/// A finding; `subject` is a PCI address or [`Subject::Host`].
+pub fn finding(
+    subject: impl Into<Subject>,
+    code: Code,
+    severity: Severity,
+    message: String,
+) -> Finding {
     Finding {
-        subject,
+        subject: subject.into(),
         code,
         severity,
         message,
     }
+}
+
+fn nvlink2_kernel_unsupported(t: &Topology, out: &mut Vec<Finding>) {
+    let Some(Nvlink2Kernel::Unsupported { by_version }) = t.platform.nvlink2_kernel else {
+        return;
+    };
+    let kernel = t.platform.kernel.as_deref().unwrap_or("unknown");
+    let why = if by_version {
+        format!(
+            "kernel {kernel} is 5.13 or later, and Linux 5.13 removed the NVLink2 support \
+             (\"powerpc/powernv: remove the nvlink support\", \"vfio/pci: remove \
+             vfio_pci_nvlink2\"): the NPU PHBs are not probed"
+        )
+    } else {
+        format!(
+            "the device tree describes {} NVLink bridge(s) but the PCI bus has none and no NPU \
+             PHB was probed (no /sys/devices/pciDDDD:00 for their domains): kernel {kernel} \
+             does not probe the NPU",
+            t.bridges.len()
+        )
+    };
+    out.push(finding(
+        Subject::Host,
+        Code::Nvlink2KernelUnsupported,
+        Severity::Warning,
+        format!(
+            "{why}. This kernel does not expose NVLink2: no NVLink bridge functions, the GPUs' \
+             NVLink2 memory is not coherent host memory, and passthrough of these GPUs with \
+             NVLink2 (vfio) is impossible. The topology here comes from the device tree alone. \
+             For NVLink2 run a 5.0–5.12 kernel (5.10 is the last LTS with it; `uname -r`)"
+        ),
+    ));
 }
 
 fn join(items: impl IntoIterator<Item = String>) -> String {
@@ -192,35 +287,62 @@ fn join(items: impl IntoIterator<Item = String>) -> String {
 }
 
 fn link_missing(t: &Topology, out: &mut Vec<Finding>) {
+    // A kernel that does not expose the bridges shows none: said once for the host.
+    if !t.kernel_exposes_bridges() {
+        return;
+    }
     let most = t
         .nvlink2_gpus()
-        .map(|g| g.cpu_links.len())
+        .map(|g| g.links_on_bus().count())
         .max()
         .unwrap_or(0);
     for g in t.gpus.iter() {
-        let present = g.cpu_links.len();
-        let listed = g.npu.as_ref().map_or(0, Vec::len);
-        if listed > present {
-            let absent = join(
-                g.npu
-                    .iter()
-                    .flatten()
-                    .filter(|e| e.bridge.is_none())
-                    .map(|e| {
-                        e.dt_path
-                            .clone()
-                            .unwrap_or_else(|| "(a phandle naming no node)".to_owned())
-                    }),
-            );
+        let present = g.links_on_bus().count();
+        let known = g.cpu_links.len();
+        // Entries of `ibm,npu` naming no bridge node at all.
+        let unnamed = g
+            .npu
+            .iter()
+            .flatten()
+            .filter(|e| e.dt_path.is_none())
+            .count();
+        let expected = known.max(g.npu.as_ref().map_or(0, Vec::len));
+        let gone: Vec<String> = g
+            .cpu_links
+            .iter()
+            .filter(|l| !l.on_bus)
+            .map(|l| bridge_name(t, l.bridge))
+            .chain((0..unnamed).map(|_| "(an ibm,npu phandle naming no node)".to_owned()))
+            .collect();
+        if present == 0 && expected > 0 {
             out.push(finding(
                 g.address,
                 Code::LinkMissing,
                 Severity::Error,
                 format!(
-                    "{present} of the {listed} NVLink bridges its ibm,npu lists are on the PCI \
-                     bus; missing: {absent}. The link is down or the bridge function was \
-                     removed: check the NVLink cabling/GPU seating, the firmware (skiboot) log \
-                     for NPU link training errors, and `echo 1 > /sys/bus/pci/rescan`"
+                    "none of its {expected} NVLink bridge functions is on the PCI bus ({}), while \
+                     the device tree still describes them: the GPU's NPU PE was removed \
+                     together, as the kernel does after an EEH permanent failure (an NPU fence; \
+                     NVIDIA's ibmnpu logs \"NPU FENCE detected, machine power cycle required\") \
+                     or a manual remove. Look in the kernel log (`dmesg | grep -i -e eeh -e \
+                     npu`); a fenced NPU needs a power cycle of the machine",
+                    join(gone)
+                ),
+            ));
+        } else if !gone.is_empty() {
+            out.push(finding(
+                g.address,
+                Code::LinkMissing,
+                Severity::Error,
+                format!(
+                    "{present} of its {expected} NVLink bridge functions are on the PCI bus; \
+                     missing: {}. A bridge function going away alone matches no known cause: \
+                     a link that fails training keeps its function (only the NVIDIA driver \
+                     sees it: `nvidia-smi nvlink -s`), and the kernel removes all of a GPU's \
+                     bridges together (EEH). Check the kernel log (`dmesg | grep -i -e eeh -e \
+                     npu`) and whether the function was removed by hand; `echo 1 > \
+                     /sys/bus/pci/rescan` brings a removed function back",
+                    join(gone)
                 ),
             ));
         } else if present < most && is_sxm2(g) {
@@ -235,6 +357,17 @@ fn link_missing(t: &Topology, out: &mut Vec<Finding>) {
                 ),
             ));
         }
+    }
+}
+
+/// A bridge as messages name it: its address, and its node when it is not on the bus.
+fn bridge_name(t: &Topology, address: PciAddress) -> String {
+    match t.bridge(address) {
+        Some(b) if !b.on_bus => match &b.dt_path {
+            Some(p) => format!("{address} ({p})"),
+            None => address.to_string(),
+        },
+        _ => address.to_string(),
     }
 }
 
@@ -266,10 +399,20 @@ fn memory_region_missing(t: &Topology, out: &mut Vec<Finding>) {
     }
 }
 
+/// Whether a bridge sits in an empty GPU slot: it has no `ibm,gpu`, and no GPU on the bus
+/// lists it in `ibm,npu` (skiboot writes `ibm,gpu` only for a slot holding a GPU).
+fn in_empty_slot(t: &Topology, b: &Bridge) -> bool {
+    !b.has_gpu_property
+        && !t
+            .gpus
+            .iter()
+            .any(|g| g.cpu_links.iter().any(|l| l.bridge == b.address))
+}
+
 fn nv2_bridge_incomplete(t: &Topology, out: &mut Vec<Finding>) {
-    for b in &t.bridges {
+    for b in t.bridges_on_bus() {
         let missing = b.libvirt.missing();
-        if missing.is_empty() {
+        if missing.is_empty() || in_empty_slot(t, b) {
             continue;
         }
         out.push(finding(
@@ -282,6 +425,50 @@ fn nv2_bridge_incomplete(t: &Topology, out: &mut Vec<Finding>) {
                  window and fails to start. Check the firmware (skiboot) and the of_node link \
                  in sysfs",
                 missing.join(", ")
+            ),
+        ));
+    }
+}
+
+fn gpu_slot_empty(t: &Topology, out: &mut Vec<Finding>) {
+    // One finding per empty slot, on its first bridge.
+    let mut seen = BTreeSet::new();
+    for b in t.bridges.iter().filter(|b| in_empty_slot(t, b)) {
+        let key = (
+            b.address.domain(),
+            b.slot.clone(),
+            b.group_id
+                .or(if b.slot.is_none() { b.link_index } else { None }),
+        );
+        if !seen.insert(key) {
+            continue;
+        }
+        let links: Vec<String> = t
+            .bridges
+            .iter()
+            .filter(|o| {
+                in_empty_slot(t, o)
+                    && o.address.domain() == b.address.domain()
+                    && o.slot == b.slot
+                    && (b.slot.is_some() || o.group_id == b.group_id)
+            })
+            .map(|o| o.address.to_string())
+            .collect();
+        let slot = b.slot.as_deref().map_or_else(
+            || "an unlabelled GPU slot".to_owned(),
+            |s| format!("GPU slot {s}"),
+        );
+        out.push(finding(
+            b.address,
+            Code::GpuSlotEmpty,
+            Severity::Info,
+            format!(
+                "{slot} holds no GPU: its NVLink bridge{} {} ha{} no ibm,gpu, as firmware \
+                 leaves it for an empty slot (a partly populated board). Nothing to fix unless \
+                 a GPU should be there: then check its seating and the firmware log",
+                if links.len() == 1 { "" } else { "s" },
+                join(links.iter().cloned()),
+                if links.len() == 1 { "s" } else { "ve" }
             ),
         ));
     }
@@ -366,7 +553,7 @@ fn driver_split(t: &Topology, out: &mut Vec<Finding>) {
         let gk = kind(g.driver.as_deref());
         let mut differing = Vec::new();
         let mut breaks_passthrough = false;
-        for link in &g.cpu_links {
+        for link in g.links_on_bus() {
             let Some(b) = t.bridge(link.bridge) else {
                 continue;
             };
@@ -417,14 +604,28 @@ fn driver_split(t: &Topology, out: &mut Vec<Finding>) {
 }
 
 fn iommu_group_split(t: &Topology, out: &mut Vec<Finding>) {
+    let grouping = match t.platform.iommu_grouping {
+        Some(IommuGrouping::PerGpu) => {
+            "this kernel groups per GPU (as Linux before 5.0 does): each GPU with its own \
+             NVLink bridges"
+        }
+        Some(IommuGrouping::PerNpu) => {
+            "this kernel groups per NPU (as Linux 5.0–5.12 does): every GPU of a socket with \
+             all the NPU's bridges"
+        }
+        None => {
+            "Linux puts a GPU and its NVLink bridges in one group (one per NPU from 5.0, one \
+             per GPU before)"
+        }
+    };
     for g in &t.gpus {
-        if g.cpu_links.is_empty() {
+        if g.links_on_bus().next().is_none() {
             continue;
         }
         let mut groups: BTreeSet<Option<u32>> = BTreeSet::new();
         groups.insert(g.iommu_group);
         let mut parts = vec![format!("GPU {}", group_text(g.iommu_group))];
-        for link in &g.cpu_links {
+        for link in g.links_on_bus() {
             let Some(b) = t.bridge(link.bridge) else {
                 continue;
             };
@@ -440,10 +641,9 @@ fn iommu_group_split(t: &Topology, out: &mut Vec<Finding>) {
             Code::IommuGroupSplit,
             Severity::Error,
             format!(
-                "the GPU and its NVLink bridges are not in one IOMMU group ({}): on POWER9 the \
-                 kernel puts every GPU and bridge of an NPU in one group, so NVLink DMA is not \
-                 translated as passthrough needs. Check the kernel (powernv npu-dma) log and \
-                 that the bridges were probed",
+                "the GPU and its NVLink bridges are not in one IOMMU group ({}): {grouping}, \
+                 so NVLink DMA is not translated as passthrough needs. Check the kernel \
+                 (powernv npu-dma) log and that the bridges were probed",
                 join(parts)
             ),
         ));
@@ -454,10 +654,32 @@ fn group_text(group: Option<u32>) -> String {
     group.map_or_else(|| "no group".to_owned(), |n| format!("group {n}"))
 }
 
+/// Whether the running kernel's vfio falls back to `ibm,mmio-atsd[0]` (5.7+), and whether
+/// ATSD matters at all (only vfio's NVLink2 subdriver, 5.0–5.12, hands ATSD to a guest).
+fn atsd_rule(t: &Topology) -> Option<bool> {
+    match t.platform.nvlink2_kernel {
+        Some(Nvlink2Kernel::Vfio { atsd_fallback, .. }) => Some(atsd_fallback),
+        Some(Nvlink2Kernel::NoVfio | Nvlink2Kernel::Unsupported { .. }) => None,
+        // Unknown kernel: judged as 5.0–5.6 would, the strictest.
+        None => Some(false),
+    }
+}
+
 fn atsd_missing(t: &Topology, out: &mut Vec<Finding>) {
+    let Some(fallback) = atsd_rule(t) else {
+        return;
+    };
     for g in &t.gpus {
+        let npu = g
+            .cpu_links
+            .first()
+            .and_then(|l| t.npus.iter().find(|n| n.domain == l.bridge.domain()));
+        // With the 5.7 fallback a link without its own register uses register 0.
+        if fallback && npu.is_some_and(|n| !n.atsd.is_empty()) {
+            continue;
+        }
         let mut without = Vec::new();
-        for link in &g.cpu_links {
+        for link in g.links_on_bus() {
             let Some(b) = t.bridge(link.bridge) else {
                 continue;
             };
@@ -471,10 +693,12 @@ fn atsd_missing(t: &Topology, out: &mut Vec<Finding>) {
         if without.is_empty() {
             continue;
         }
-        let npu = g
-            .cpu_links
-            .first()
-            .and_then(|l| t.npus.iter().find(|n| n.domain == l.bridge.domain()));
+        let kernel = if fallback {
+            "even with the fallback to ibm,mmio-atsd[0] of Linux 5.7+ (the NPU has no register \
+             at all)"
+        } else {
+            "and this kernel (before 5.7) has no fallback to ibm,mmio-atsd[0]"
+        };
         let registers = npu.map_or_else(String::new, |n| {
             format!(" (its NPU PHB has {} ATSD register(s))", n.atsd.len())
         });
@@ -483,11 +707,49 @@ fn atsd_missing(t: &Topology, out: &mut Vec<Finding>) {
             Code::AtsdMissing,
             Severity::Warning,
             format!(
-                "no ATSD register for {}{registers}: vfio gives these links an ATSD \
-                 region of size 0 (\"No available ATSD found\"), so a guest cannot invalidate \
-                 the GPU's address translation caches over them. Firmware before skiboot v6.2 \
-                 exposes one register; update the system firmware",
+                "no ATSD register for {}{registers}, {kernel}: vfio gives these links an \
+                 ATSD region of size 0 (\"No available ATSD found\"), so a guest cannot \
+                 invalidate the GPU's address translation caches over them. Firmware before \
+                 skiboot v6.2 exposes one register: update the system firmware, or run a 5.7+ \
+                 kernel",
                 join(without)
+            ),
+        ));
+    }
+}
+
+fn gpu_memory_offline(t: &Topology, out: &mut Vec<Finding>) {
+    // Without NVLink2 in the kernel no driver can online the memory: said once for the host.
+    if !t.kernel_exposes_bridges() {
+        return;
+    }
+    for g in &t.gpus {
+        if g.driver.as_deref() != Some("nvidia") {
+            continue;
+        }
+        let Some(Ok(m)) = &g.memory else { continue };
+        if m.online_bytes != Some(0) {
+            continue;
+        }
+        let node = m
+            .numa_node
+            .map_or_else(|| "its node".to_owned(), |n| format!("NUMA node {n}"));
+        let status = g
+            .numa_status
+            .as_ref()
+            .and_then(|s| s.status.as_deref())
+            .map_or_else(String::new, |s| {
+                format!(" (the driver's numa_status says {s:?})")
+            });
+        out.push(finding(
+            g.address,
+            Code::GpuMemoryOffline,
+            Severity::Warning,
+            format!(
+                "the nvidia driver holds the GPU but {node} has no memory online{status}: the \
+                 GPU's RAM is not usable as host memory. The driver onlines it when \
+                 nvidia-persistenced runs (`systemctl status nvidia-persistenced`); check \
+                 `numactl -H` and the kernel log for onlining errors"
             ),
         ));
     }

@@ -63,11 +63,17 @@ fn the_six_gpu_host_has_its_chips_links_and_memory() {
 }
 
 #[test]
-fn a_down_link_is_drawn_as_an_absent_bridge() {
+fn a_bridge_gone_from_the_bus_is_drawn_dashed_from_the_device_tree() {
     let text = dot(&read("ac922-4gpu-link-down"));
-    assert_eq!(text.matches("label=\"down\"").count(), 1);
-    assert!(text.contains("absent bridge"));
+    assert_eq!(text.matches("label=\"gone\"").count(), 1);
+    assert_eq!(text.matches("not on the bus").count(), 1);
+    assert_eq!(
+        text.matches("shape=cds").count(),
+        12,
+        "the gone bridge is still drawn"
+    );
     let healthy = dot(&read("ac922-4gpu-16gb-nvidia"));
+    assert!(!healthy.contains("not on the bus"));
     assert!(!healthy.contains("absent bridge"));
     assert_eq!(healthy.matches("label=\"NV3\"").count(), 2);
 }

@@ -76,6 +76,7 @@ fn sosreport_from(name: &str, layout: Layout, lspci: bool, dir: &Path) -> PathBu
     let gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
     let mut out = tar::Builder::new(gz);
     let mut hostname = String::new();
+    let mut release = String::new();
     for entry in archive.entries().unwrap() {
         let mut entry = entry.unwrap();
         let path = entry.path().unwrap().to_string_lossy().into_owned();
@@ -84,6 +85,17 @@ fn sosreport_from(name: &str, layout: Layout, lspci: bool, dir: &Path) -> PathBu
         entry.read_to_end(&mut data).unwrap();
         if path == "proc/sys/kernel/hostname" {
             hostname = String::from_utf8(data).unwrap();
+            continue;
+        }
+        if path == "proc/sys/kernel/osrelease" {
+            release = String::from_utf8(data).unwrap().trim().to_owned();
+            continue;
+        }
+        // sos's numa plugin copies each node's meminfo.
+        if path.starts_with("sys/devices/system/node/node") && path.ends_with("/meminfo") {
+            let mut header = entry.header().clone();
+            out.append_data(&mut header, format!("{top}/{path}"), data.as_slice())
+                .unwrap();
             continue;
         }
         let Some(rest) = path.strip_prefix(DT) else {
@@ -106,7 +118,7 @@ fn sosreport_from(name: &str, layout: Layout, lspci: bool, dir: &Path) -> PathBu
     file("hostname", &hostname);
     file(
         "uname",
-        "Linux wsp 4.18.0-305.el8.ppc64le #1 SMP Thu Apr 29 08:53:15 EDT 2021 ppc64le\n",
+        &format!("Linux wsp {release} #1 SMP Thu Apr 29 08:53:15 EDT 2021 ppc64le\n"),
     );
     if lspci {
         file("sos_commands/pci/lspci_-nnvv", &lspci_text(name));
@@ -160,7 +172,8 @@ fn a_sosreport_device_tree_gives_the_same_nvlink2_topology_as_sysfs() {
             assert_eq!(s.wiring, c.wiring);
             assert_eq!(s.platform.model, c.platform.model);
             assert_eq!(s.platform.hostname, c.platform.hostname);
-            assert_eq!(s.platform.kernel.as_deref(), Some("4.18.0-305.el8.ppc64le"));
+            assert_eq!(s.platform.kernel, c.platform.kernel);
+            assert_eq!(s.platform.nvlink2_kernel, c.platform.nvlink2_kernel);
             for note in sosreport::UNKNOWN_WITHOUT_SYSFS {
                 assert!(s.notes.iter().any(|n| n == note), "{note}");
             }

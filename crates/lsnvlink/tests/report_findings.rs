@@ -92,20 +92,49 @@ fn healthy_captures_raise_no_errors() {
 
 #[test]
 fn link_missing() {
+    // One bridge function gone alone: no known cause does that, and the message says so.
     let r = from_capture("ac922-4gpu-link-down");
     assert_eq!(subjects(&r, Code::LinkMissing), ["0035:04:00.0"]);
     let f = with_code(&r, Code::LinkMissing)[0];
     assert_eq!(f.severity, Severity::Error);
-    assert!(f.message.contains("2 of the 3"), "{}", f.message);
+    assert!(f.message.contains("2 of its 3"), "{}", f.message);
+    assert!(
+        f.message.contains("matches no known cause"),
+        "{}",
+        f.message
+    );
+    assert!(f.message.contains("0007:00:01.2"), "{}", f.message);
     assert!(subjects(&from_capture("ac922-4gpu-16gb-nvidia"), Code::LinkMissing).is_empty());
 
-    // Fewer links than its siblings: GPU1 has lost its ibm,npu and its bridge functions.
+    // All three of GPU1's bridge functions gone: its NPU PE was removed (EEH).
+    let host = Host::new("ac922-4gpu-16gb-nvidia");
+    for f in ["0006:00:01.0", "0006:00:01.1", "0006:00:01.2"] {
+        host.remove(&format!("sys/bus/pci/devices/{f}"));
+    }
+    let r = host.report();
+    assert_eq!(subjects(&r, Code::LinkMissing), ["0004:05:00.0"]);
+    let f = with_code(&r, Code::LinkMissing)[0];
+    assert!(f.message.contains("none of its 3"), "{}", f.message);
+    assert!(f.message.contains("EEH"), "{}", f.message);
+    assert!(with_code(&r, Code::Nvlink2KernelUnsupported).is_empty());
+    // The topology still knows the three links, from the device tree.
+    let gpu1 = &r.topology.gpus[1];
+    assert_eq!(gpu1.cpu_links.len(), 3);
+    assert_eq!(gpu1.links_on_bus().count(), 0);
+
+    // Fewer links than its siblings: GPU1 has lost its ibm,npu, and its bridges their
+    // functions and their ibm,gpu.
     let host = Host::new("ac922-4gpu-16gb-nvidia");
     host.remove(&format!(
         "{DT}/pciex@600c3c0400000/pci@0/pci@0/pci@b/3d-controller@0/ibm,npu"
     ));
-    for f in ["0006:00:01.0", "0006:00:01.1", "0006:00:01.2"] {
+    for (f, node) in [
+        ("0006:00:01.0", "unknown-bridge@1"),
+        ("0006:00:01.1", "unknown-bridge@1,1"),
+        ("0006:00:01.2", "unknown-bridge@1,2"),
+    ] {
         host.remove(&format!("sys/bus/pci/devices/{f}"));
+        host.remove(&format!("{NPU0}/{node}/ibm,gpu"));
     }
     let r = host.report();
     assert_eq!(subjects(&r, Code::LinkMissing), ["0004:05:00.0"]);

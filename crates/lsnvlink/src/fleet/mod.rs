@@ -111,7 +111,7 @@ impl Host {
                 model: t.platform.model.clone(),
                 nvlink2_gpus: t.nvlink2_gpus().count(),
                 gpus: t.gpus.len(),
-                cpu_links: t.bridges.len(),
+                cpu_links: t.bridges_on_bus().count(),
                 gpu_links,
                 wiring: t.wiring.map(|w| w.key()),
                 findings: report

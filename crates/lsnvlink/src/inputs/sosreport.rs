@@ -110,13 +110,17 @@ fn limits() -> fsroot::Limits {
     l
 }
 
+/// Where sysfs keeps the NUMA nodes (sos's `numa` plugin copies their `meminfo`).
+const NODE_DIR: &str = "sys/devices/system/node";
+
 /// Whether a sosreport entry is one this reader uses: the device tree, `sos_commands/pci`
 /// (lspci), `sos_reports`, and the host name and kernel files; at the top of the archive or
 /// under its one top-level directory. Everything else (logs, configuration copies: most of a
 /// sosreport's gigabytes) is read past without being held in memory.
 fn wanted(path: &str) -> bool {
-    const KEEP: [&str; 10] = [
+    const KEEP: [&str; 11] = [
         "proc/device-tree",
+        NODE_DIR,
         DT_BASE,
         "sos_commands/pci/",
         "sos_commands/kernel/uname_-a",
@@ -220,29 +224,6 @@ fn first_line(root: &fsroot::Root, prefix: &str, paths: &[&str]) -> Option<Strin
     })
 }
 
-/// The PCI address of a device-tree PCI node: the domain of the nearest ancestor with
-/// `ibm,opal-phbid`, bus/device/function from the first `reg` cell.
-fn pci_address(node: devtree::Node<'_, '_>) -> Option<PciAddress> {
-    let hi = *node.cells("reg").ok()?.first()?;
-    let mut cur = node.parent();
-    let domain = loop {
-        let n = cur?;
-        if let Ok(id) = n.cells("ibm,opal-phbid") {
-            // `<0 id>`: the id is the last cell; more than 32 bits is not a Linux domain.
-            let (&last, rest) = id.split_last()?;
-            if rest.iter().any(|&c| c != 0) {
-                return None;
-            }
-            break last;
-        }
-        cur = n.parent();
-    };
-    let bus = ((hi >> 16) & 0xff) as u8;
-    let device = ((hi >> 11) & 0x1f) as u8;
-    let function = ((hi >> 8) & 0x7) as u8;
-    PciAddress::new(domain, bus, device, function)
-}
-
 /// The in-memory root (a plain tar) the join reads, and notes on what was left out.
 fn view(
     tree: &Tree<'_>,
@@ -281,7 +262,7 @@ fn view(
         let (Ok(vendor), Ok(device)) = (node.u32("vendor-id"), node.u32("device-id")) else {
             continue;
         };
-        let Some(address) = pci_address(node) else {
+        let Some(address) = crate::topology::dt_pci_address(node) else {
             continue;
         };
         let path = node.path();
@@ -361,6 +342,21 @@ fn view(
         files
             .insert_file("proc/sys/kernel/hostname", format!("{host}\n").into_bytes())
             .map_err(err)?;
+    }
+    // NUMA node memory: sos's numa plugin copies `node*/meminfo`.
+    let nodes = join(prefix, NODE_DIR);
+    for name in root.read_dir(&nodes).unwrap_or_default() {
+        if name
+            .strip_prefix("node")
+            .is_none_or(|n| n.parse::<u32>().is_err())
+        {
+            continue;
+        }
+        if let Ok(meminfo) = root.read(nodes.join(&name).join("meminfo")) {
+            files
+                .insert_file(&format!("{NODE_DIR}/{name}/meminfo"), meminfo.into_owned())
+                .map_err(err)?;
+        }
     }
     let kernel = first_line(root, prefix, &["proc/sys/kernel/osrelease"]).or_else(|| {
         // `uname -a`: "Linux HOST RELEASE …".

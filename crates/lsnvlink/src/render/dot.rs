@@ -24,7 +24,7 @@ use pci::PciAddress;
 use crate::audit::{Report, Severity, gbps};
 use crate::topology::{Bridge, Gpu, NpuEntry, Topology};
 
-use super::report::{gpu_label, size_text};
+use super::report::gpu_label;
 
 /// Escapes text for a double-quoted DOT string.
 fn quote(s: &str) -> String {
@@ -53,13 +53,23 @@ fn id(kind: &str, a: PciAddress) -> String {
     )
 }
 
-/// The bridges a GPU's `ibm,npu` lists but the bus lacks (links down), each with its graph
-/// node id: the node and the edges to it are drawn in two passes and must agree on the id.
-fn absent_bridges(g: &Gpu) -> impl Iterator<Item = (String, &NpuEntry)> {
+/// The entries of a GPU's `ibm,npu` that name no known bridge (no node, or a node without a
+/// PCI address), each with its graph node id: the node and the edges to it are drawn in two
+/// passes and must agree on the id.
+fn absent_bridges<'g>(
+    t: &'g Topology,
+    g: &'g Gpu,
+) -> impl Iterator<Item = (String, &'g NpuEntry)> + 'g {
     g.npu
         .iter()
         .flatten()
-        .filter(|e| e.bridge.is_none())
+        .filter(move |e| {
+            e.bridge.is_none()
+                && !t
+                    .bridges
+                    .iter()
+                    .any(|b| b.dt_path.is_some() && b.dt_path == e.dt_path)
+        })
         .enumerate()
         .map(move |(i, e)| (format!("{}_absent_{i}", id("gpu", g.address)), e))
 }
@@ -105,7 +115,7 @@ pub fn dot(report: &Report) -> String {
         .findings
         .iter()
         .filter(|f| f.severity == Severity::Error)
-        .map(|f| f.subject)
+        .filter_map(|f| f.subject.address())
         .collect();
 
     let mut chips: BTreeSet<Option<u32>> = BTreeSet::new();
@@ -145,16 +155,29 @@ pub fn dot(report: &Report) -> String {
             } else {
                 "white"
             };
+            let link = b
+                .link_index
+                .map_or_else(|| "?".to_owned(), |i| i.to_string());
+            // A bridge known from the device tree alone: dashed, red when its function
+            // vanished, grey when the kernel shows no bridge at all.
+            let (label, style) = if b.on_bus {
+                (format!("{}\nlink {link}", b.address), String::new())
+            } else if t.kernel_exposes_bridges() {
+                (
+                    format!("{}\nlink {link}\nnot on the bus", b.address),
+                    ", style=dashed, color=red".to_owned(),
+                )
+            } else {
+                (
+                    format!("{}\nlink {link}\n(device tree only)", b.address),
+                    ", style=dashed, color=gray50".to_owned(),
+                )
+            };
             let _ = writeln!(
                 out,
-                "    {} [label={}, shape=cds, fillcolor={fill}];",
+                "    {} [label={}, shape=cds, fillcolor={fill}{style}];",
                 id("br", b.address),
-                quote(&format!(
-                    "{}\nlink {}",
-                    b.address,
-                    b.link_index
-                        .map_or_else(|| "?".to_owned(), |i| i.to_string())
-                ))
+                quote(&label)
             );
         }
         for g in gpus.iter().filter(|g| gpu_chip(t, g) == *chip) {
@@ -186,7 +209,7 @@ pub fn dot(report: &Report) -> String {
                         quote(&format!(
                             "GPU memory\n{node}\n{:#x}, {}",
                             m.base,
-                            size_text(m.size)
+                            super::report::memory_size_text(m)
                         ))
                     );
                     let _ = writeln!(
@@ -213,10 +236,10 @@ pub fn dot(report: &Report) -> String {
                 None => {}
             }
         }
-        // Bridges the device tree lists but the bus lacks (a link down), beside the others.
+        // Entries of `ibm,npu` naming no known bridge, beside the others.
         let mut absent = Vec::new();
         for g in gpus.iter().filter(|g| gpu_chip(t, g) == *chip) {
-            for (node, e) in absent_bridges(g) {
+            for (node, e) in absent_bridges(t, g) {
                 let what = e.dt_path.as_deref().unwrap_or("(no node)");
                 let _ = writeln!(
                     out,
@@ -255,11 +278,23 @@ pub fn dot(report: &Report) -> String {
         }
         if let Some(g) = b.gpu {
             let mut attrs = Vec::new();
-            if let Some(s) = speed_text(b) {
-                attrs.push(format!("label={}", quote(&s)));
+            if !b.on_bus && t.kernel_exposes_bridges() {
+                // Its function is gone from the bus.
+                attrs.push("label=\"gone\"".to_owned());
+                attrs.push("style=dashed".to_owned());
+                attrs.push("color=red".to_owned());
+            } else {
+                if let Some(s) = speed_text(b) {
+                    attrs.push(format!("label={}", quote(&s)));
+                }
+                if b.on_bus {
+                    attrs.push("penwidth=2".to_owned());
+                    attrs.push("color=darkgreen".to_owned());
+                } else {
+                    attrs.push("style=dashed".to_owned());
+                    attrs.push("color=gray50".to_owned());
+                }
             }
-            attrs.push("penwidth=2".to_owned());
-            attrs.push("color=darkgreen".to_owned());
             let _ = writeln!(
                 out,
                 "  {} -- {} [{}];",
@@ -269,9 +304,9 @@ pub fn dot(report: &Report) -> String {
             );
         }
     }
-    // Bridges the device tree lists but the bus lacks: a link down.
+    // Entries of `ibm,npu` naming no known bridge.
     for g in &gpus {
-        for (node, e) in absent_bridges(g) {
+        for (node, e) in absent_bridges(t, g) {
             // Its NPU: the PHB whose node holds the bridge's node.
             let npu = e.dt_path.as_deref().and_then(|p| {
                 t.npus
@@ -287,7 +322,7 @@ pub fn dot(report: &Report) -> String {
             }
             let _ = writeln!(
                 out,
-                "  {node} -- {} [style=dashed, color=red, label=\"down\"];",
+                "  {node} -- {} [style=dashed, color=red, label=\"absent\"];",
                 id("gpu", g.address)
             );
         }

@@ -153,7 +153,7 @@ pub fn prom(report: &Report, memlock: &[MemlockNeed]) -> String {
         w.sample(
             "lsnvlink_gpu_cpu_links",
             &[("gpu", g.address.to_string())],
-            g.cpu_links.len() as u64,
+            g.links_on_bus().count() as u64,
         );
     }
     w.metric(
@@ -164,7 +164,7 @@ pub fn prom(report: &Report, memlock: &[MemlockNeed]) -> String {
         w.sample(
             "lsnvlink_gpu_cpu_links_listed",
             &[("gpu", g.address.to_string())],
-            g.npu.as_ref().map_or(0, Vec::len) as u64,
+            g.npu.as_ref().map_or(0, Vec::len).max(g.cpu_links.len()) as u64,
         );
     }
     w.metric(
@@ -214,11 +214,27 @@ pub fn prom(report: &Report, memlock: &[MemlockNeed]) -> String {
         }
     }
     w.metric(
+        "lsnvlink_gpu_memory_online_bytes",
+        "Memory the GPU's NUMA node really holds (its MemTotal): what the NVIDIA driver \
+         onlined; 0 before onlining or with vfio-pci.",
+    );
+    for g in &t.gpus {
+        if let Some(Ok(m)) = &g.memory
+            && let Some(bytes) = m.online_bytes
+        {
+            w.sample(
+                "lsnvlink_gpu_memory_online_bytes",
+                &[("gpu", g.address.to_string())],
+                bytes,
+            );
+        }
+    }
+    w.metric(
         "lsnvlink_bridge_info",
         "One NVLink bridge function (1014:04ea): its GPU, chip, link index, speed code, \
          driver, IOMMU group.",
     );
-    for b in &t.bridges {
+    for b in t.bridges_on_bus() {
         w.sample(
             "lsnvlink_bridge_info",
             &[
@@ -240,7 +256,7 @@ pub fn prom(report: &Report, memlock: &[MemlockNeed]) -> String {
         "lsnvlink_bridge_link_speed_bits_per_second",
         "Lane rate of the bridge's NVLink (ibm,nvlink-speed), for the known speed codes.",
     );
-    for b in &t.bridges {
+    for b in t.bridges_on_bus() {
         if let Some(bps) = b.speed.and_then(|s| s.bits_per_second()) {
             w.sample(
                 "lsnvlink_bridge_link_speed_bits_per_second",

@@ -52,6 +52,38 @@ pub(crate) fn size_text(bytes: u64) -> String {
     }
 }
 
+/// A memory amount in GiB with up to two decimals (`15 GiB`, `31.5 GiB`), or bytes below
+/// 1 MiB.
+pub(crate) fn gib_text(bytes: u64) -> String {
+    const GIB: u128 = 1 << 30;
+    if bytes < (1 << 20) {
+        return if bytes == 0 {
+            "0 GiB".to_owned()
+        } else {
+            format!("{bytes} bytes")
+        };
+    }
+    // Hundredths of a GiB, rounded half up; u128 so that no u64 overflows.
+    let hundredths = (u128::from(bytes) * 100 + GIB / 2) / GIB;
+    let (whole, frac) = (hundredths / 100, hundredths % 100);
+    match frac {
+        0 => format!("{whole} GiB"),
+        f if f % 10 == 0 => format!("{whole}.{} GiB", f / 10),
+        f => format!("{whole}.{f:02} GiB"),
+    }
+}
+
+/// A GPU's memory as the reports word it: what is onlined beside the firmware's window
+/// (`15 GiB onlined (128 GiB window)`).
+pub(crate) fn memory_size_text(m: &crate::topology::GpuMemory) -> String {
+    let window = size_text(m.size);
+    match m.online_bytes {
+        Some(0) => format!("none onlined ({window} window)"),
+        Some(n) => format!("{} onlined ({window} window)", gib_text(n)),
+        None => format!("{window} window, onlined unknown"),
+    }
+}
+
 /// The `GPUn` label of each GPU: its index in address order, as nvidia-smi numbers them by
 /// PCI bus id.
 pub(crate) fn gpu_label(t: &Topology, address: pci::PciAddress) -> String {
@@ -65,6 +97,16 @@ pub(crate) fn gpu_label(t: &Topology, address: pci::PciAddress) -> String {
 mod tests {
     use super::*;
     use crate::topology::Platform;
+
+    #[test]
+    fn gib_text_rounds_to_two_decimals() {
+        assert_eq!(gib_text(15_728_640 * 1024), "15 GiB");
+        assert_eq!(gib_text(33_030_144 * 1024), "31.5 GiB");
+        assert_eq!(gib_text(0x3_f000_0000), "15.75 GiB");
+        assert_eq!(gib_text(0), "0 GiB");
+        assert_eq!(gib_text(4096), "4096 bytes");
+        assert_eq!(gib_text(u64::MAX), "17179869184 GiB");
+    }
 
     #[test]
     fn sizes_print_in_gib_when_whole() {

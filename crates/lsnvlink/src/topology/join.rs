@@ -6,10 +6,11 @@ use devtree::nvlink::names::IBM_NVLINK_PEERS;
 use devtree::{Node, NodeId, Tree};
 use pci::{ConfigRead, Device, Fields, Names, Pci, PciAddress};
 
+use super::host::{self, Firmware, KernelNvlink2, KernelVersion};
 use super::nv2;
 use super::{
-    Bridge, CpuLink, DEVICE_NPU2_BRIDGE, Gpu, GpuLink, GpuMemory, Npu, NpuEntry, Platform,
-    Topology, TopologyError, VENDOR_IBM, VENDOR_NVIDIA, Wiring,
+    Bridge, CpuLink, DEVICE_NPU2_BRIDGE, Gpu, GpuLink, GpuMemory, IommuGrouping, Npu, NpuEntry,
+    Nvlink2Kernel, Platform, Topology, TopologyError, VENDOR_IBM, VENDOR_NVIDIA, Wiring,
 };
 
 /// Where Linux reads the NUMA reference points on powernv (open-power/skiboot
@@ -48,6 +49,37 @@ fn read_trimmed(root: &fsroot::Root, path: &str) -> Option<String> {
     root.read_attr_text(path).ok().filter(|s| !s.is_empty())
 }
 
+/// The PCI address a device-tree PCI node describes: the domain of the nearest ancestor with
+/// `ibm,opal-phbid` (`<0 id>`, skiboot `core/pci.c` `pci_register_phb`), bus, device and
+/// function from the first `reg` cell (`bdfn << 8`, IEEE 1275 PCI binding).
+pub(crate) fn dt_pci_address(node: Node<'_, '_>) -> Option<PciAddress> {
+    let hi = *node.cells("reg").ok()?.first()?;
+    let mut cur = node.parent();
+    let domain = loop {
+        let n = cur?;
+        if let Ok(id) = n.cells("ibm,opal-phbid") {
+            // `<0 id>`: the id is the last cell; more than 32 bits is not a Linux domain.
+            let (&last, rest) = id.split_last()?;
+            if rest.iter().any(|&c| c != 0) {
+                return None;
+            }
+            break last;
+        }
+        cur = n.parent();
+    };
+    let bus = ((hi >> 16) & 0xff) as u8;
+    let device = ((hi >> 11) & 0x1f) as u8;
+    let function = ((hi >> 8) & 0x7) as u8;
+    PciAddress::new(domain, bus, device, function)
+}
+
+/// Whether a device-tree node is an NVLink bridge node: skiboot gives every one `ibm,nvlink`
+/// (its link), and `ibm,gpu` when its GPU slot is populated (`hw/npu2.c` `npu2_dn_fixup`).
+fn is_bridge_node(node: Node<'_, '_>) -> bool {
+    node.property(devtree::nvlink::names::IBM_NVLINK).is_some()
+        || node.property(devtree::nvlink::names::IBM_GPU).is_some()
+}
+
 pub(super) fn read(root: &fsroot::Root, names: &Names) -> Result<Topology, TopologyError> {
     let mut fields = Fields::all();
     // Nothing here needs configuration space; reading it costs config cycles on a live host.
@@ -67,12 +99,22 @@ pub(super) fn read(root: &fsroot::Root, names: &Names) -> Result<Topology, Topol
             None
         }
     };
+    let kernel = read_trimmed(root, "/proc/sys/kernel/osrelease");
     let mut platform = Platform {
         hostname: read_trimmed(root, "/proc/sys/kernel/hostname"),
-        kernel: read_trimmed(root, "/proc/sys/kernel/osrelease"),
+        kernel_version: kernel.as_deref().and_then(KernelVersion::parse),
+        kernel,
         device_tree: tree.is_some(),
+        numa_memory: host::read_numa_memory(root),
         ..Platform::default()
     };
+    if let (Some(k), None) = (&platform.kernel, platform.kernel_version) {
+        notes.insert(format!(
+            "kernel release {k:?} does not start with a version number: the rules that depend \
+             on the kernel version (NVLink2 support, ATSD fallback) are not applied"
+        ));
+    }
+    let numa_status = host::read_numa_status(root);
     let mut topology = match &tree {
         Some(tree) => {
             platform.model = tree.root().string("model").ok().map(str::to_owned);
@@ -81,7 +123,10 @@ pub(super) fn read(root: &fsroot::Root, names: &Names) -> Result<Topology, Topol
                 .strings("compatible")
                 .map(|v| v.into_iter().map(str::to_owned).collect())
                 .unwrap_or_default();
-            Joiner::new(root, &pci, tree, names, &mut notes).run()
+            platform.firmware = Firmware::from_tree(tree);
+            let mut joiner = Joiner::new(root, &pci, tree, names, &mut notes);
+            joiner.numa_memory = platform.numa_memory.as_ref();
+            joiner.run()
         }
         None => Topology {
             gpus: pci
@@ -104,9 +149,90 @@ pub(super) fn read(root: &fsroot::Root, names: &Names) -> Result<Topology, Topol
             ..Topology::default()
         },
     };
+    for g in &mut topology.gpus {
+        g.numa_status = numa_status.get(&g.address.to_string()).cloned();
+    }
+    platform.iommu_grouping = iommu_grouping(&topology);
+    platform.nvlink2_kernel = nvlink2_kernel(root, &topology, &platform);
     topology.platform = platform;
     topology.notes.extend(notes);
     Ok(topology)
+}
+
+/// How the groups join GPUs and bridges: a group holding the bridges of more than one GPU slot
+/// (or more than one GPU) is per NPU; groups that only ever join a GPU with its own bridges
+/// are per GPU.
+/// A GPU slot as told from a bridge: chip and `ibm,npu-group-id`, else the bridge's GPU.
+type SlotKey = (Option<u32>, Option<u32>, Option<PciAddress>);
+
+fn iommu_grouping(t: &Topology) -> Option<IommuGrouping> {
+    let mut slots: BTreeMap<u32, BTreeSet<SlotKey>> = BTreeMap::new();
+    let mut gpus: BTreeMap<u32, BTreeSet<PciAddress>> = BTreeMap::new();
+    for b in t.bridges_on_bus() {
+        if let Some(group) = b.iommu_group {
+            // A GPU slot: chip and `ibm,npu-group-id`, else the bridge's GPU.
+            let key = match (b.chip_id, b.group_id) {
+                (Some(c), Some(g)) => (Some(c), Some(g), None),
+                _ => (None, None, b.gpu),
+            };
+            slots.entry(group).or_default().insert(key);
+        }
+    }
+    for g in t.nvlink2_gpus() {
+        if let Some(group) = g.iommu_group {
+            gpus.entry(group).or_default().insert(g.address);
+        }
+    }
+    let mut joined = false;
+    for (group, members) in &gpus {
+        let Some(bridge_slots) = slots.get(group) else {
+            continue;
+        };
+        joined = true;
+        if members.len() > 1 || bridge_slots.len() > 1 {
+            return Some(IommuGrouping::PerNpu);
+        }
+    }
+    joined.then_some(IommuGrouping::PerGpu)
+}
+
+/// What the running kernel does with NVLink2: from its version, the groups (a per-NPU grouping
+/// on a kernel that says it is older than 5.0 is a distribution backport), and the bus (bridges
+/// in the device tree, none on the bus and no probed NPU PHB: the kernel does not probe them).
+fn nvlink2_kernel(root: &fsroot::Root, t: &Topology, p: &Platform) -> Option<Nvlink2Kernel> {
+    if t.bridges.is_empty() && !t.gpus.iter().any(Gpu::is_nvlink2) {
+        return None;
+    }
+    let by_version = p.kernel_version.map(KernelVersion::nvlink2);
+    if by_version == Some(KernelNvlink2::Removed) {
+        return Some(Nvlink2Kernel::Unsupported { by_version: true });
+    }
+    let dt_bridges = t.bridges.iter().any(|b| !b.on_bus);
+    if dt_bridges && t.bridges_on_bus().next().is_none() {
+        // A probed PHB keeps its root bus directory (`/sys/devices/pciDDDD:00`) when its
+        // functions are removed (EEH, a manual remove); an unprobed one has none.
+        let domains: BTreeSet<u32> = t.bridges.iter().map(|b| b.address.domain()).collect();
+        let probed = domains
+            .iter()
+            .any(|d| root.exists(format!("/sys/devices/pci{d:04x}:00")));
+        if !probed {
+            return Some(Nvlink2Kernel::Unsupported { by_version: false });
+        }
+    }
+    match by_version? {
+        KernelNvlink2::NoVfio if p.iommu_grouping == Some(IommuGrouping::PerNpu) => {
+            Some(Nvlink2Kernel::Vfio {
+                atsd_fallback: false,
+                backport: true,
+            })
+        }
+        KernelNvlink2::NoVfio => Some(Nvlink2Kernel::NoVfio),
+        KernelNvlink2::Vfio { atsd_fallback } => Some(Nvlink2Kernel::Vfio {
+            atsd_fallback,
+            backport: false,
+        }),
+        KernelNvlink2::Removed => Some(Nvlink2Kernel::Unsupported { by_version: true }),
+    }
 }
 
 fn plain_gpu(d: &Device, names: &Names) -> Gpu {
@@ -133,6 +259,7 @@ fn plain_gpu(d: &Device, names: &Names) -> Gpu {
         cpu_links: Vec::new(),
         gpu_links: Vec::new(),
         vfio: Vec::new(),
+        numa_status: None,
         problems: d.errors.iter().map(ToString::to_string).collect(),
     }
 }
@@ -140,7 +267,10 @@ fn plain_gpu(d: &Device, names: &Names) -> Gpu {
 fn plain_bridge(root: &fsroot::Root, d: &Device) -> Bridge {
     Bridge {
         address: d.address,
+        on_bus: true,
         gpu: None,
+        has_gpu_property: false,
+        slot: None,
         dt_path: d.of_node.clone(),
         link_index: None,
         group_id: None,
@@ -166,6 +296,10 @@ struct Joiner<'r, 't, 'a> {
     by_node: HashMap<NodeId, PciAddress>,
     /// PCI function → its device-tree node.
     node_of: HashMap<PciAddress, Node<'t, 'a>>,
+    /// Bridge node (on the bus or in the device tree alone) → its bridge's address.
+    bridge_at: HashMap<NodeId, PciAddress>,
+    /// Memory per NUMA node, for the GPU memory really onlined.
+    numa_memory: Option<&'r BTreeMap<u32, u64>>,
 }
 
 impl<'r, 't, 'a> Joiner<'r, 't, 'a> {
@@ -203,6 +337,8 @@ impl<'r, 't, 'a> Joiner<'r, 't, 'a> {
             notes,
             by_node,
             node_of,
+            bridge_at: HashMap::new(),
+            numa_memory: None,
         }
     }
 
@@ -237,11 +373,45 @@ impl<'r, 't, 'a> Joiner<'r, 't, 'a> {
             })
             .collect();
 
-        let bridges: Vec<Bridge> = bridge_devices.iter().map(|d| self.bridge(d)).collect();
+        let mut bridges: Vec<Bridge> = bridge_devices.iter().map(|d| self.bridge(d)).collect();
+        for b in &bridges {
+            if let Some(node) = self.node_of.get(&b.address) {
+                self.bridge_at.insert(node.id(), b.address);
+            }
+        }
+        // Bridge nodes no function on the bus has: the kernel did not probe their NPU
+        // (5.13+), or removed their PE.
+        let tree = self.tree;
+        let on_bus: BTreeSet<PciAddress> = self.pci.devices.iter().map(|d| d.address).collect();
+        for node in tree.nodes().filter(|n| is_bridge_node(*n)) {
+            if self.by_node.contains_key(&node.id()) || self.bridge_at.contains_key(&node.id()) {
+                continue;
+            }
+            let Some(address) = dt_pci_address(node) else {
+                self.notes.insert(format!(
+                    "NVLink bridge node {} has no PCI address (no ibm,opal-phbid above it, or \
+                     no reg): left out",
+                    node.path()
+                ));
+                continue;
+            };
+            if on_bus.contains(&address) {
+                self.notes.insert(format!(
+                    "NVLink bridge node {} gives address {address}, which another PCI function \
+                     holds: left out",
+                    node.path()
+                ));
+                continue;
+            }
+            self.bridge_at.insert(node.id(), address);
+            bridges.push(self.dt_bridge(node, address));
+        }
+        bridges.sort_by_key(|b| b.address);
+        bridges.dedup_by_key(|b| b.address);
         let wiring = self.wiring();
         let mut gpus: Vec<Gpu> = gpu_devices.iter().map(|d| self.gpu(d, &bridges)).collect();
-        self.gpu_links(&mut gpus, wiring);
-        let npus = self.npus();
+        self.gpu_links(&mut gpus, &bridges, wiring);
+        let npus = self.npus(&bridges);
         Topology {
             platform: Platform::default(),
             gpus,
@@ -261,6 +431,38 @@ impl<'r, 't, 'a> Joiner<'r, 't, 'a> {
             }
             return b;
         };
+        self.fill_bridge(&mut b, node);
+        b
+    }
+
+    /// A bridge known from its device-tree node alone.
+    fn dt_bridge(&mut self, node: Node<'t, 'a>, address: PciAddress) -> Bridge {
+        let mut b = Bridge {
+            address,
+            on_bus: false,
+            gpu: None,
+            has_gpu_property: false,
+            slot: None,
+            dt_path: Some(node.path()),
+            link_index: None,
+            group_id: None,
+            chip_id: None,
+            speed: None,
+            tgt_addr: None,
+            atsd: None,
+            libvirt: nv2::LibvirtCheck::default(),
+            vfio: Vec::new(),
+            driver: None,
+            iommu_group: None,
+            problems: Vec::new(),
+        };
+        self.fill_bridge(&mut b, node);
+        b
+    }
+
+    fn fill_bridge(&mut self, b: &mut Bridge, node: Node<'t, 'a>) {
+        b.has_gpu_property = node.property(devtree::nvlink::names::IBM_GPU).is_some();
+        b.slot = node.loc_code().ok().map(str::to_owned);
         match node.nvlink_gpu() {
             Ok(gpu) => {
                 b.gpu = self.address_of(gpu);
@@ -271,6 +473,8 @@ impl<'r, 't, 'a> Joiner<'r, 't, 'a> {
                     ));
                 }
             }
+            // No `ibm,gpu`: an empty GPU slot (the audit says so), not a problem.
+            Err(e) if e.is_missing() => {}
             Err(e) => b.problems.push(e.to_string()),
         }
         match node.nvlink_links() {
@@ -293,7 +497,6 @@ impl<'r, 't, 'a> Joiner<'r, 't, 'a> {
         b.tgt_addr = node.device_tgt_addr().ok();
         b.atsd = node.nvlink_atsd().ok().flatten();
         b.vfio = nv2::vfio_bridge(&node);
-        b
     }
 
     fn gpu(&mut self, d: &Device, bridges: &[Bridge]) -> Gpu {
@@ -346,9 +549,12 @@ impl<'r, 't, 'a> Joiner<'r, 't, 'a> {
                 g.npu = Some(Vec::new());
             }
         }
-        // Present bridges: listed in `ibm,npu`, or naming this GPU in `ibm,gpu`.
-        let listed: BTreeSet<PciAddress> =
-            g.npu.iter().flatten().filter_map(|e| e.bridge).collect();
+        // Its bridges: listed in `ibm,npu` (on the bus or not), or naming this GPU in
+        // `ibm,gpu`.
+        let listed: BTreeSet<PciAddress> = bridge_nodes
+            .iter()
+            .filter_map(|n| self.bridge_at.get(&n.id()).copied())
+            .collect();
         g.cpu_links = bridges
             .iter()
             .filter(|b| listed.contains(&b.address) || b.gpu == Some(d.address))
@@ -393,10 +599,15 @@ impl<'r, 't, 'a> Joiner<'r, 't, 'a> {
                         });
                         continue;
                     };
+                    let numa_node = self.numa_of_memory(mem);
+                    // A node with no memory online has no meminfo (or no directory at all).
+                    let online_bytes = numa_node
+                        .and_then(|n| self.numa_memory.map(|m| m.get(&n).copied().unwrap_or(0)));
                     return Ok(GpuMemory {
                         base,
                         size,
-                        numa_node: self.numa_of_memory(mem),
+                        online_bytes,
+                        numa_node,
                         tgt_addr: bridge.device_tgt_addr().ok(),
                         dt_path: mem.path(),
                     });
@@ -432,8 +643,13 @@ impl<'r, 't, 'a> Joiner<'r, 't, 'a> {
             .map(Wiring::from_max_group_id)
     }
 
-    fn gpu_links(&mut self, gpus: &mut [Gpu], wiring: Option<Wiring>) {
+    fn gpu_links(&mut self, gpus: &mut [Gpu], bridges: &[Bridge], wiring: Option<Wiring>) {
         let known: BTreeSet<PciAddress> = gpus.iter().map(|g| g.address).collect();
+        // With empty GPU slots, skiboot still writes a peers entry per link: those naming the
+        // absent GPU hold 0 or a stray value (`witherspoon.c` `npu2_phb_nvlink_dt` has no
+        // NULL check), so they are skipped, not reported.
+        let empty_slots = bridges.iter().any(|b| !b.has_gpu_property);
+        let mut skipped = 0usize;
         let mut inferred_for = Vec::new();
         for g in gpus.iter_mut() {
             let Some(node) = self.node_of.get(&g.address).copied() else {
@@ -444,6 +660,10 @@ impl<'r, 't, 'a> Joiner<'r, 't, 'a> {
                     let mut counts: BTreeMap<PciAddress, u32> = BTreeMap::new();
                     for ph in peers {
                         let Some(peer) = self.tree.by_phandle(ph) else {
+                            if empty_slots {
+                                skipped += 1;
+                                continue;
+                            }
                             g.problems.push(format!(
                                 "{}: property \"ibm,nvlink-peers\": phandle {ph} does not name any node",
                                 node.path()
@@ -459,6 +679,7 @@ impl<'r, 't, 'a> Joiner<'r, 't, 'a> {
                                 *counts.entry(a).or_default() += 1;
                             }
                             Some(_) => {}
+                            None if empty_slots => skipped += 1,
                             None => g.problems.push(format!(
                                 "peer GPU {} (ibm,nvlink-peers) is not on the PCI bus",
                                 peer.path()
@@ -481,6 +702,13 @@ impl<'r, 't, 'a> Joiner<'r, 't, 'a> {
                 }
                 Err(e) => g.problems.push(e.to_string()),
             }
+        }
+        if skipped > 0 {
+            self.notes.insert(format!(
+                "{skipped} ibm,nvlink-peers entr{} name no GPU on the bus: with empty GPU \
+                 slots firmware leaves them pointing nowhere; skipped",
+                if skipped == 1 { "y" } else { "ies" }
+            ));
         }
         if inferred_for.is_empty() {
             return;
@@ -518,18 +746,17 @@ impl<'r, 't, 'a> Joiner<'r, 't, 'a> {
         }
     }
 
-    fn npus(&self) -> Vec<Npu> {
+    fn npus(&self, bridges: &[Bridge]) -> Vec<Npu> {
         let mut by_domain: BTreeMap<u32, Npu> = BTreeMap::new();
-        for d in &self.pci.devices {
-            let Some(node) = self.node_of.get(&d.address) else {
+        let nodes: HashMap<PciAddress, NodeId> =
+            self.bridge_at.iter().map(|(n, a)| (*a, *n)).collect();
+        for b in bridges {
+            let Some(node) = nodes.get(&b.address).and_then(|id| self.tree.node(*id)) else {
                 continue;
             };
-            if node.property(devtree::nvlink::names::IBM_GPU).is_none() && !is_bridge_ids(d) {
-                continue;
-            }
             let Some(phb) = node.parent() else { continue };
-            by_domain.entry(d.address.domain()).or_insert_with(|| Npu {
-                domain: d.address.domain(),
+            by_domain.entry(b.address.domain()).or_insert_with(|| Npu {
+                domain: b.address.domain(),
                 dt_path: phb.path(),
                 chip_id: phb.chip_id().ok(),
                 links: phb.u32("ibm,links").ok(),
@@ -543,6 +770,7 @@ impl<'r, 't, 'a> Joiner<'r, 't, 'a> {
 fn cpu_link(b: &Bridge) -> CpuLink {
     CpuLink {
         bridge: b.address,
+        on_bus: b.on_bus,
         link_index: b.link_index,
         speed: b.speed,
     }

@@ -30,14 +30,20 @@
 //! # Ok(()) }
 //! ```
 
+pub mod host;
 mod join;
 pub mod nv2;
 mod wiring;
 
+use std::collections::BTreeMap;
+
 use devtree::NvlinkSpeed;
 use pci::PciAddress;
 
+pub use host::{Firmware, KernelNvlink2, KernelVersion, NumaStatus, SkibootVersion};
 pub use wiring::Wiring;
+
+pub(crate) use join::dt_pci_address;
 
 /// PCI vendor id of NVIDIA.
 pub const VENDOR_NVIDIA: u16 = 0x10de;
@@ -87,8 +93,85 @@ pub struct Platform {
     pub hostname: Option<String>,
     /// `/proc/sys/kernel/osrelease`.
     pub kernel: Option<String>,
+    /// The kernel's version, parsed from [`Platform::kernel`].
+    pub kernel_version: Option<KernelVersion>,
     /// Whether a device tree was found (`/proc/device-tree`).
     pub device_tree: bool,
+    /// Firmware levels from the device tree.
+    pub firmware: Firmware,
+    /// Memory each NUMA node holds (`MemTotal` of `/sys/devices/system/node/nodeN/meminfo`),
+    /// in bytes; `None` when the node directory cannot be read.
+    pub numa_memory: Option<BTreeMap<u32, u64>>,
+    /// How the kernel groups the NVLink2 GPUs and bridges for the IOMMU, told from the groups
+    /// themselves (`None`: no group joins a GPU and a bridge).
+    pub iommu_grouping: Option<IommuGrouping>,
+    /// Whether the running kernel exposes NVLink2, from its version and what the bus shows.
+    pub nvlink2_kernel: Option<Nvlink2Kernel>,
+}
+
+/// How the IOMMU groups of an NVLink2 host are shaped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IommuGrouping {
+    /// One group per NPU: every GPU of a socket and all the NPU's bridges (Linux 5.0–5.12,
+    /// `npu-dma.c` `pnv_try_setup_npu_table_group`; RHEL 8's 4.18 by backport).
+    PerNpu,
+    /// One group per GPU: the GPU and its own bridges (Linux before 5.0, `npu-dma.c`
+    /// `pnv_pci_npu_setup_iommu`).
+    PerGpu,
+}
+
+impl IommuGrouping {
+    /// `per-npu`, `per-gpu`.
+    pub fn key(self) -> &'static str {
+        match self {
+            IommuGrouping::PerNpu => "per-npu",
+            IommuGrouping::PerGpu => "per-gpu",
+        }
+    }
+}
+
+/// What the running kernel does with the host's NVLink2 hardware.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Nvlink2Kernel {
+    /// The NPU is probed, vfio has no NVLink2 subdriver (upstream before 5.0, with
+    /// per-GPU groups).
+    NoVfio,
+    /// The NPU is probed and vfio passes NVLink2 GPUs through (5.0–5.12, or a backport read
+    /// from the IOMMU groups).
+    Vfio {
+        /// Whether vfio falls back to `ibm,mmio-atsd[0]` (5.7 and later).
+        atsd_fallback: bool,
+        /// True when the version says before 5.0 but the groups are per NPU (a distribution
+        /// backport).
+        backport: bool,
+    },
+    /// The kernel does not expose NVLink2: 5.13 and later, or no bridge function on the bus
+    /// and no sign that one was removed.
+    Unsupported {
+        /// True when told by the version (5.13+); false when told by the bus alone.
+        by_version: bool,
+    },
+}
+
+impl Nvlink2Kernel {
+    /// Whether this kernel exposes the NVLink bridges at all.
+    pub fn exposes_bridges(self) -> bool {
+        !matches!(self, Nvlink2Kernel::Unsupported { .. })
+    }
+
+    /// Whether vfio can pass NVLink2 GPUs through with their memory.
+    pub fn can_pass_through(self) -> bool {
+        matches!(self, Nvlink2Kernel::Vfio { .. })
+    }
+
+    /// `no-vfio`, `vfio`, `unsupported`.
+    pub fn key(self) -> &'static str {
+        match self {
+            Nvlink2Kernel::NoVfio => "no-vfio",
+            Nvlink2Kernel::Vfio { .. } => "vfio",
+            Nvlink2Kernel::Unsupported { .. } => "unsupported",
+        }
+    }
 }
 
 /// One NVIDIA GPU.
@@ -128,6 +211,8 @@ pub struct Gpu {
     /// What the kernel's vfio NVLink2 code needs for this GPU and its device tree lacks
     /// ([`nv2::vfio_gpu`]).
     pub vfio: Vec<nv2::VfioProblem>,
+    /// The NVIDIA driver's `numa_status` for this GPU, when the driver is loaded.
+    pub numa_status: Option<NumaStatus>,
     /// What could not be read about this GPU.
     pub problems: Vec<String>,
 }
@@ -136,6 +221,11 @@ impl Gpu {
     /// Whether the GPU is an NVLink2 GPU: it lists NVLink bridges, or a bridge names it.
     pub fn is_nvlink2(&self) -> bool {
         self.npu.as_ref().is_some_and(|n| !n.is_empty()) || !self.cpu_links.is_empty()
+    }
+
+    /// Its links to the CPU whose bridge function is on the PCI bus.
+    pub fn links_on_bus(&self) -> impl Iterator<Item = &CpuLink> {
+        self.cpu_links.iter().filter(|l| l.on_bus)
     }
 }
 
@@ -155,8 +245,12 @@ pub struct NpuEntry {
 pub struct GpuMemory {
     /// Base address (`reg`, first entry).
     pub base: u64,
-    /// Size of the aperture (128 GiB on an AC922, whatever the GPU carries).
+    /// Size of the window (`reg`): 128 GiB on an AC922, whatever the GPU carries
+    /// (skiboot `hw/phys-map.c`; `hw/npu2.c` passes "the whole aperture").
     pub size: u64,
+    /// What the node really holds (`MemTotal` of its NUMA node): 16 or 32 GB once the NVIDIA
+    /// driver onlines it, 0 before or with vfio-pci; `None` when unknown.
+    pub online_bytes: Option<u64>,
     /// NUMA node: the memory node's `ibm,associativity` at the first reference point, else
     /// its `ibm,chip-id` (255 counting down on an AC922).
     pub numa_node: Option<u32>,
@@ -166,12 +260,15 @@ pub struct GpuMemory {
     pub dt_path: String,
 }
 
-/// One GPU ↔ CPU link: an NVLink bridge function of the GPU.
+/// One GPU ↔ CPU link: an NVLink bridge of the GPU.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct CpuLink {
-    /// The bridge's PCI address.
+    /// The bridge's PCI address (for a bridge not on the bus, the address its device-tree
+    /// node gives: the PHB's `ibm,opal-phbid` and the node's `reg`).
     pub bridge: PciAddress,
+    /// Whether the bridge function is on the PCI bus.
+    pub on_bus: bool,
     /// The link index in the NPU (`ibm,npu-link-index` of its `ibm,nvlink` node).
     pub link_index: Option<u32>,
     /// The link speed (`ibm,nvlink-speed`).
@@ -191,14 +288,23 @@ pub struct GpuLink {
     pub inferred: bool,
 }
 
-/// One NVLink bridge function (`1014:04ea`), present on the PCI bus.
+/// One NVLink bridge (`1014:04ea`): a function on the PCI bus, or a device-tree node whose
+/// function the kernel does not show.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Bridge {
-    /// Its PCI address.
+    /// Its PCI address (for a bridge not on the bus, the address its device-tree node gives).
     pub address: PciAddress,
+    /// Whether the function is on the PCI bus; false for a bridge known from the device tree
+    /// alone.
+    pub on_bus: bool,
     /// Its GPU (`ibm,gpu`), when that node is a GPU on the bus.
     pub gpu: Option<PciAddress>,
+    /// Whether the node has an `ibm,gpu` property at all (skiboot leaves it out when the
+    /// bridge's GPU slot is empty: `hw/npu2.c` `npu2_dn_fixup`).
+    pub has_gpu_property: bool,
+    /// Its slot (`ibm,loc-code`: `GPU1`), shared by the links of one GPU slot.
+    pub slot: Option<String>,
     /// Device-tree node path.
     pub dt_path: Option<String>,
     /// Link index (`ibm,npu-link-index` of its `ibm,nvlink` node).
@@ -247,8 +353,8 @@ impl Topology {
         join::read(root, names)
     }
 
-    /// Whether the host has any NVLink2 hardware: an NVLink bridge function, or a GPU with
-    /// NVLink bridges.
+    /// Whether the host has any NVLink2 hardware: an NVLink bridge (function or device-tree
+    /// node), or a GPU with NVLink bridges.
     pub fn has_nvlink2(&self) -> bool {
         !self.bridges.is_empty() || self.gpus.iter().any(Gpu::is_nvlink2)
     }
@@ -273,6 +379,18 @@ impl Topology {
                 g.name = name.to_owned();
             }
         }
+    }
+
+    /// The bridges whose function is on the PCI bus.
+    pub fn bridges_on_bus(&self) -> impl Iterator<Item = &Bridge> {
+        self.bridges.iter().filter(|b| b.on_bus)
+    }
+
+    /// Whether the running kernel exposes the NVLink bridges (true when unknown).
+    pub fn kernel_exposes_bridges(&self) -> bool {
+        self.platform
+            .nvlink2_kernel
+            .is_none_or(Nvlink2Kernel::exposes_bridges)
     }
 
     /// The NVLink2 GPUs, in address order.

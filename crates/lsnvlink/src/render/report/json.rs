@@ -2,10 +2,12 @@
 //! added, never renamed. Integers are JSON numbers, PCI addresses `DDDD:BB:DD.F` strings, and
 //! every array is sorted by address.
 
+use std::collections::BTreeMap;
+
 use serde::Serialize;
 
 use crate::audit::Report;
-use crate::topology::{Bridge, Gpu, Npu, Topology};
+use crate::topology::{Bridge, Gpu, IommuGrouping, Npu, Nvlink2Kernel, Topology};
 
 use super::no_nvlink2_sentence;
 
@@ -33,6 +35,34 @@ struct PlatformJ<'a> {
     nvlink2: bool,
     wiring: Option<&'static str>,
     summary: Option<String>,
+    /// `major.minor.patch` parsed from `kernel`.
+    kernel_version: Option<String>,
+    /// `no-vfio`, `vfio`, `unsupported`, or null when unknown.
+    kernel_nvlink2: Option<&'static str>,
+    /// Whether vfio falls back to `ibm,mmio-atsd[0]` (null unless `kernel_nvlink2` is `vfio`).
+    kernel_atsd_fallback: Option<bool>,
+    /// `per-npu`, `per-gpu`, or null.
+    iommu_grouping: Option<&'static str>,
+    firmware: FirmwareJ<'a>,
+    /// Memory per NUMA node, by node number (null when unreadable).
+    numa_nodes: Option<Vec<NumaNodeJ>>,
+}
+
+#[derive(Serialize)]
+struct NumaNodeJ {
+    node: u32,
+    /// `MemTotal` of its `meminfo`.
+    mem_total_bytes: u64,
+}
+
+#[derive(Serialize)]
+struct FirmwareJ<'a> {
+    /// `/ibm,opal/firmware/version`.
+    skiboot: Option<&'a str>,
+    /// The skiboot release as `vMAJOR.MINOR.PATCH`.
+    skiboot_version: Option<String>,
+    /// `/ibm,firmware-versions` properties.
+    versions: &'a BTreeMap<String, String>,
 }
 
 #[derive(Serialize)]
@@ -47,7 +77,11 @@ struct NpuJ<'a> {
 #[derive(Serialize)]
 struct MemoryJ<'a> {
     base: u64,
+    /// The window (`reg` size); kept as `size` for schema 1.
     size: u64,
+    window_bytes: u64,
+    /// `MemTotal` of its NUMA node, null when unknown.
+    online_bytes: Option<u64>,
     numa_node: Option<u32>,
     tgt_addr: Option<u64>,
     dt_path: &'a str,
@@ -56,6 +90,7 @@ struct MemoryJ<'a> {
 #[derive(Serialize)]
 struct CpuLinkJ {
     bridge: String,
+    on_bus: bool,
     link_index: Option<u32>,
     speed_code: Option<u32>,
 }
@@ -86,11 +121,22 @@ struct GpuJ<'a> {
     gpu_links: Vec<GpuLinkJ>,
     vfio_problems: Vec<String>,
     problems: &'a [String],
+    numa_status: Option<NumaStatusJ<'a>>,
+}
+
+#[derive(Serialize)]
+struct NumaStatusJ<'a> {
+    node: Option<i64>,
+    status: Option<&'a str>,
+    base: Option<u64>,
+    size: Option<u64>,
 }
 
 #[derive(Serialize)]
 struct BridgeJ<'a> {
     address: String,
+    on_bus: bool,
+    slot: Option<&'a str>,
     gpu: Option<String>,
     link_index: Option<u32>,
     nv2_bridge: bool,
@@ -131,6 +177,8 @@ fn gpu(g: &Gpu) -> GpuJ<'_> {
             Some(MemoryJ {
                 base: m.base,
                 size: m.size,
+                window_bytes: m.size,
+                online_bytes: m.online_bytes,
                 numa_node: m.numa_node,
                 tgt_addr: m.tgt_addr,
                 dt_path: &m.dt_path,
@@ -159,6 +207,7 @@ fn gpu(g: &Gpu) -> GpuJ<'_> {
             .iter()
             .map(|l| CpuLinkJ {
                 bridge: l.bridge.to_string(),
+                on_bus: l.on_bus,
                 link_index: l.link_index,
                 speed_code: l.speed.map(|s| s.code()),
             })
@@ -174,12 +223,20 @@ fn gpu(g: &Gpu) -> GpuJ<'_> {
             .collect(),
         vfio_problems: g.vfio.iter().map(ToString::to_string).collect(),
         problems: &g.problems,
+        numa_status: g.numa_status.as_ref().map(|s| NumaStatusJ {
+            node: s.node,
+            status: s.status.as_deref(),
+            base: s.base,
+            size: s.size,
+        }),
     }
 }
 
 fn bridge(b: &Bridge) -> BridgeJ<'_> {
     BridgeJ {
         address: b.address.to_string(),
+        on_bus: b.on_bus,
+        slot: b.slot.as_deref(),
         gpu: b.gpu.map(|a| a.to_string()),
         link_index: b.link_index,
         nv2_bridge: b.libvirt.is_nv2_bridge(),
@@ -210,6 +267,26 @@ fn doc(r: &Report) -> Doc<'_> {
             nvlink2: t.has_nvlink2(),
             wiring: t.wiring.map(|w| w.key()),
             summary: (!t.has_nvlink2()).then(|| no_nvlink2_sentence(t)),
+            kernel_version: t.platform.kernel_version.map(|v| v.to_string()),
+            kernel_nvlink2: t.platform.nvlink2_kernel.map(Nvlink2Kernel::key),
+            kernel_atsd_fallback: match t.platform.nvlink2_kernel {
+                Some(Nvlink2Kernel::Vfio { atsd_fallback, .. }) => Some(atsd_fallback),
+                _ => None,
+            },
+            iommu_grouping: t.platform.iommu_grouping.map(IommuGrouping::key),
+            firmware: FirmwareJ {
+                skiboot: t.platform.firmware.skiboot.as_deref(),
+                skiboot_version: t.platform.firmware.skiboot_version().map(|v| v.to_string()),
+                versions: &t.platform.firmware.versions,
+            },
+            numa_nodes: t.platform.numa_memory.as_ref().map(|m| {
+                m.iter()
+                    .map(|(&node, &mem_total_bytes)| NumaNodeJ {
+                        node,
+                        mem_total_bytes,
+                    })
+                    .collect()
+            }),
         },
         npus: t.npus.iter().map(npu).collect(),
         gpus: t.gpus.iter().map(gpu).collect(),

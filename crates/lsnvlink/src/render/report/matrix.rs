@@ -59,10 +59,17 @@ pub fn matrix(r: &Report) -> String {
         for other in &t.gpus {
             let _ = write!(row, "{:width$}", cell(g, other));
         }
-        let cpu = if g.cpu_links.is_empty() {
+        // Links whose bridge function is on the bus; on a kernel that shows no bridge at
+        // all, the device tree's (the legend says so).
+        let links = if t.kernel_exposes_bridges() {
+            g.links_on_bus().count()
+        } else {
+            g.cpu_links.len()
+        };
+        let cpu = if links == 0 {
             "-".to_owned()
         } else {
-            format!("NV{}", g.cpu_links.len())
+            format!("NV{links}")
         };
         let numa = g
             .numa_node
@@ -96,6 +103,12 @@ pub fn matrix(r: &Report) -> String {
             "\nGPU-to-GPU NV# inferred from the Witherspoon wiring ({}): the firmware has no \
              ibm,nvlink-peers.",
             t.wiring.map_or("unknown", |w| w.label())
+        );
+    }
+    if !t.kernel_exposes_bridges() {
+        out.push_str(
+            "\nCPU Links from the device tree: this kernel does not expose NVLink2 (no bridge \
+             functions on the bus).\n",
         );
     }
     out.push_str(

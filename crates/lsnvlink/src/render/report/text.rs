@@ -3,9 +3,9 @@
 use std::fmt::Write as _;
 
 use crate::audit::{Report, Severity, gbps};
-use crate::topology::{Bridge, Gpu, Topology};
+use crate::topology::{Bridge, Gpu, IommuGrouping, Nvlink2Kernel, Topology};
 
-use super::{gpu_label, no_nvlink2_sentence, size_text};
+use super::{gpu_label, memory_size_text, no_nvlink2_sentence};
 
 fn opt<T: std::fmt::Display>(v: Option<T>) -> String {
     v.map_or_else(|| "?".to_owned(), |v| v.to_string())
@@ -36,6 +36,60 @@ fn host_line(t: &Topology) -> String {
     line
 }
 
+/// `Firmware: skiboot v6.5.4; PNOR version IBM-witherspoon-OP9-v2.4, hostboot …`.
+fn firmware_line(t: &Topology) -> Option<String> {
+    let f = &t.platform.firmware;
+    if !f.is_known() {
+        return None;
+    }
+    let mut parts = Vec::new();
+    if let Some(s) = &f.skiboot {
+        parts.push(format!("skiboot {s}"));
+    }
+    if !f.versions.is_empty() {
+        let pnor: Vec<String> = f.versions.iter().map(|(k, v)| format!("{k} {v}")).collect();
+        parts.push(format!("PNOR {}", pnor.join(", ")));
+    }
+    Some(format!("Firmware: {}", parts.join("; ")))
+}
+
+/// What the kernel does with NVLink2 and how it groups the IOMMU.
+fn kernel_line(t: &Topology) -> Option<String> {
+    let p = &t.platform;
+    let what = match p.nvlink2_kernel? {
+        Nvlink2Kernel::NoVfio => {
+            "NPU probed; no vfio NVLink2 passthrough (Linux before 5.0)".to_owned()
+        }
+        Nvlink2Kernel::Vfio {
+            atsd_fallback,
+            backport,
+        } => format!(
+            "NVLink2 passthrough with vfio{}; ATSD {}",
+            if backport {
+                " (a backport: the version says before 5.0, the groups are per NPU)"
+            } else {
+                ""
+            },
+            if atsd_fallback {
+                "falls back to ibm,mmio-atsd[0] (5.7+)"
+            } else {
+                "without fallback (before 5.7)"
+            }
+        ),
+        Nvlink2Kernel::Unsupported { .. } => {
+            "does not expose NVLink2 (no bridge functions); the topology below comes from the \
+             device tree"
+                .to_owned()
+        }
+    };
+    let groups = match p.iommu_grouping {
+        Some(IommuGrouping::PerNpu) => "; IOMMU groups per NPU",
+        Some(IommuGrouping::PerGpu) => "; IOMMU groups per GPU",
+        None => "",
+    };
+    Some(format!("Kernel: {what}{groups}"))
+}
+
 /// The text report: host summary, NPUs, each GPU with its memory and links, unattached
 /// bridges, findings and notes.
 pub fn text(r: &Report) -> String {
@@ -47,12 +101,21 @@ pub fn text(r: &Report) -> String {
         return out;
     }
     let _ = writeln!(out, "{}", host_line(t));
+    for line in [firmware_line(t), kernel_line(t)].into_iter().flatten() {
+        let _ = writeln!(out, "{line}");
+    }
     let nv = t.nvlink2_gpus().count();
+    let on_bus = t.bridges_on_bus().count();
     let mut summary = format!(
-        "NVLink2: {nv} GPU{}, {} NVLink bridge{} on {} NPU{}",
+        "NVLink2: {nv} GPU{}, {} NVLink bridge{}{} on {} NPU{}",
         plural(nv),
         t.bridges.len(),
         plural(t.bridges.len()),
+        if on_bus == t.bridges.len() {
+            String::new()
+        } else {
+            format!(" ({on_bus} on the PCI bus)")
+        },
         t.npus.len(),
         plural(t.npus.len())
     );
@@ -76,7 +139,7 @@ pub fn text(r: &Report) -> String {
         out.push('\n');
         gpu(t, g, &mut out);
     }
-    let loose: Vec<&Bridge> = t
+    let (empty, loose): (Vec<&Bridge>, Vec<&Bridge>) = t
         .bridges
         .iter()
         .filter(|b| {
@@ -84,11 +147,21 @@ pub fn text(r: &Report) -> String {
                 .iter()
                 .any(|g| g.cpu_links.iter().any(|l| l.bridge == b.address))
         })
-        .collect();
-    if !loose.is_empty() {
-        let _ = writeln!(out, "\nNVLink bridges joined to no GPU:");
-        for b in loose {
-            let _ = writeln!(out, "  {}", bridge_line(b));
+        .partition(|b| !b.has_gpu_property);
+    for (title, list) in [
+        ("NVLink bridges of empty GPU slots (no ibm,gpu):", empty),
+        ("NVLink bridges joined to no GPU:", loose),
+    ] {
+        if list.is_empty() {
+            continue;
+        }
+        let _ = writeln!(out, "\n{title}");
+        for b in list {
+            let slot = b
+                .slot
+                .as_deref()
+                .map_or_else(String::new, |s| format!("slot {s}  "));
+            let _ = writeln!(out, "  {slot}{}", bridge_line(b));
             for p in &b.problems {
                 let _ = writeln!(out, "    problem: {p}");
             }
@@ -104,6 +177,15 @@ fn plural(n: usize) -> &'static str {
 }
 
 fn bridge_line(b: &Bridge) -> String {
+    if !b.on_bus {
+        return format!(
+            "link {:>2}  bridge {}  {}  not on the PCI bus (device tree {})",
+            opt(b.link_index),
+            b.address,
+            speed(b.speed),
+            b.dt_path.as_deref().unwrap_or("?")
+        );
+    }
     format!(
         "link {:>2}  bridge {}  {}  driver {}  IOMMU group {}  ATSD {}  libvirt NV2 bridge: {}",
         opt(b.link_index),
@@ -146,13 +228,17 @@ fn gpu(t: &Topology, g: &Gpu, out: &mut String) {
         Some(Ok(m)) => {
             let _ = writeln!(
                 out,
-                "  memory: {} at {:#x}, tgt {}, NUMA node {} ({})",
-                size_text(m.size),
+                "  memory: {} at {:#x}, tgt {}, NUMA node {} ({}){}",
+                memory_size_text(m),
                 m.base,
                 m.tgt_addr
                     .map_or_else(|| "?".to_owned(), |a| format!("{a:#x}")),
                 opt(m.numa_node),
-                m.dt_path
+                m.dt_path,
+                g.numa_status
+                    .as_ref()
+                    .and_then(|s| s.status.as_deref())
+                    .map_or_else(String::new, |s| format!(", nvidia numa_status {s}"))
             );
         }
         Some(Err(why)) => {
@@ -162,25 +248,34 @@ fn gpu(t: &Topology, g: &Gpu, out: &mut String) {
             let _ = writeln!(out, "  memory: none (no NVLink bridges)");
         }
     }
-    let listed = g.npu.as_ref().map(Vec::len);
-    let _ = writeln!(
-        out,
-        "  CPU links: {}{}",
-        g.cpu_links.len(),
-        match listed {
-            Some(n) if n != g.cpu_links.len() => format!(" of {n} in ibm,npu"),
-            _ => String::new(),
-        }
-    );
+    let listed = g.npu.as_ref().map_or(0, Vec::len).max(g.cpu_links.len());
+    let on_bus = g.links_on_bus().count();
+    let links = if !t.kernel_exposes_bridges() {
+        format!(
+            "{} (in the device tree; the kernel shows no bridge function)",
+            g.cpu_links.len()
+        )
+    } else if on_bus != listed {
+        format!("{on_bus} of {listed} on the PCI bus")
+    } else {
+        on_bus.to_string()
+    };
+    let _ = writeln!(out, "  CPU links: {links}");
     for l in &g.cpu_links {
         if let Some(b) = t.bridge(l.bridge) {
             let _ = writeln!(out, "    {}", bridge_line(b));
         }
     }
-    for e in g.npu.iter().flatten().filter(|e| e.bridge.is_none()) {
+    let known = |e: &&crate::topology::NpuEntry| {
+        e.bridge.is_some()
+            || t.bridges
+                .iter()
+                .any(|b| b.dt_path.is_some() && b.dt_path == e.dt_path)
+    };
+    for e in g.npu.iter().flatten().filter(|e| !known(e)) {
         let _ = writeln!(
             out,
-            "    missing: {} (listed in ibm,npu, not on the PCI bus)",
+            "    missing: {} (listed in ibm,npu, no NVLink bridge)",
             e.dt_path.as_deref().unwrap_or("a phandle naming no node")
         );
     }
