@@ -419,6 +419,11 @@ C 03  Display controller
             names.vendor_device_nn(0x10de, 0x1db5),
             "NVIDIA Corporation GV100GL [Tesla V100 SXM2 32GB] [10de:1db5]"
         );
+        // pci.ids names 1df5 like 1db1: another V100 SXM2 16 GB board.
+        assert_eq!(
+            names.vendor_device_nn(0x10de, 0x1df5),
+            "NVIDIA Corporation GV100GL [Tesla V100 SXM2 16GB] [10de:1df5]"
+        );
         assert_eq!(names.class_nn(0x030200), "3D controller [0302]");
         assert_eq!(names.class_nn(0x010802), "Class [0108]");
     }

@@ -4,7 +4,9 @@ use anyhow::Result;
 use lsnvlink::capture::{Capture, Manifest, Tree};
 
 use super::dt::Dt;
-use super::model::{Arch, GPU_MEM_SIZE, Gpus, Host, Planar, gpu_mem_base, tgt_addr};
+use super::model::{
+    Arch, Firmware, GPU_MEM_SIZE, Gpus, Grouping, Host, Planar, gpu_mem_base, tgt_addr,
+};
 use super::pci::{self, Dev, MEM32, MEM64, MEM64_PREF};
 
 /// The POWER9 chips: `ibm,chip-id` 0 and 8 (§1 "Sockets").
@@ -36,18 +38,21 @@ pub fn capture(host: &Host) -> Result<Capture> {
     let mut tree = Tree::new();
     tree.insert_file(
         "proc/sys/kernel/osrelease",
-        format!("{}\n", host.kernel).into_bytes(),
+        format!("{}\n", host.kernel.release).into_bytes(),
     )?;
     tree.insert_file(
         "proc/sys/kernel/hostname",
         format!("{}\n", host.hostname).into_bytes(),
     )?;
     match host.arch {
-        Arch::Power9 { threads_per_chip } => power9(&mut tree, host, threads_per_chip)?,
+        Arch::Power9 {
+            threads_per_chip,
+            firmware,
+        } => power9(&mut tree, host, threads_per_chip, &firmware)?,
         Arch::X86 => x86(&mut tree)?,
     }
     let mut manifest = Manifest::fixed("cargo xtask testdata");
-    manifest.kernel_release = Some(host.kernel.to_owned());
+    manifest.kernel_release = Some(host.kernel.release.to_owned());
     manifest.hostname = Some(host.hostname.to_owned());
     manifest.allowlist = lsnvlink::capture::allowlist::rules()
         .into_iter()
@@ -86,18 +91,24 @@ impl Phandles {
     }
 }
 
-/// One GPU of the model.
+/// One GPU slot of the model (fitted or empty).
 struct Gpu {
     chip: usize,
     group: u32,
-    dev: usize,
+    /// The GPU's PCI function; `None` for an empty slot.
+    dev: Option<usize>,
     bridges: Vec<usize>,
     mem_phandle: u32,
     mem_base: u64,
     mem_chip_id: u32,
 }
 
-fn power9(tree: &mut Tree, host: &Host, threads_per_chip: u32) -> Result<()> {
+/// The `GPUn` slot label of group `group` on chip index `ci` (op920-dts `ibm,slot-label`).
+fn slot_number(ci: usize, group: u32) -> u32 {
+    ci as u32 * 3 + group
+}
+
+fn power9(tree: &mut Tree, host: &Host, threads_per_chip: u32, fw: &Firmware) -> Result<()> {
     let nr_cpus = threads_per_chip * 2;
     let gpus_cfg = host.gpus.as_ref();
     let mut devs: Vec<Dev> = Vec::new();
@@ -178,10 +189,7 @@ fn power9(tree: &mut Tree, host: &Host, threads_per_chip: u32) -> Result<()> {
     // switch and GPU3-5 (§2.4; bus ranges from the boot log).
     let mut gpu_slots: Vec<(usize, u32, usize)> = Vec::new(); // (chip, group, downstream port)
     let mut gpu_groups = [0u32; 2];
-    let planar_gpus = gpus_cfg.map_or(0, |g| match g.planar {
-        Planar::Redbud => 2,
-        Planar::Sequoia => 3,
-    });
+    let planar_gpus = gpus_cfg.map_or(0, |g| g.slots_per_chip() as usize);
     for (ci, &chip) in CHIPS.iter().enumerate() {
         let numa = chip as i32;
         let dom = if ci == 0 { 0x0004 } else { 0x0035 };
@@ -245,15 +253,32 @@ fn power9(tree: &mut Tree, host: &Host, threads_per_chip: u32) -> Result<()> {
             }
         }
     }
-    // The GPUs themselves (§2.2 "GPU PCI addr"; vendor/device/class/revision §1).
+    // The GPUs themselves (§2.2 "GPU PCI addr"; vendor/device/class/revision §1). IOMMU
+    // groups (§7): per NPU on 5.0-5.12 (the boot log's 5 and 10); per GPU PE otherwise, the
+    // first GPU of a socket keeping the socket's number and the others numbered after the
+    // boot log's last group [G].
     let mut gpus: Vec<Gpu> = Vec::new();
+    let mut extra_group = 11u32;
+    let mut socket_group_used = [false; 2];
     if let Some(cfg) = gpus_cfg {
         for &(ci, g, port) in &gpu_slots {
+            let chip = CHIPS.get(ci).copied().unwrap_or(0);
+            if cfg.empty_slots.contains(&slot_number(ci, g)) {
+                gpus.push(Gpu {
+                    chip: ci,
+                    group: g,
+                    dev: None,
+                    bridges: Vec::new(),
+                    mem_phandle: 0,
+                    mem_base: gpu_mem_base(cfg.map, chip, g),
+                    mem_chip_id: 0,
+                });
+                continue;
+            }
             let Some(secondary) = devs.get(port).and_then(|p| p.bridge).map(|b| b.0) else {
                 continue;
             };
             let dom = devs.get(port).map_or(0, |p| p.dom);
-            let chip = CHIPS.get(ci).copied().unwrap_or(0);
             let mut d = ep(
                 dom,
                 secondary,
@@ -274,7 +299,19 @@ fn power9(tree: &mut Tree, host: &Host, threads_per_chip: u32) -> Result<()> {
                 },
             );
             d.driver = Some(cfg.gpu_driver);
-            d.group = Some(gpu_groups.get(ci).copied().unwrap_or(0));
+            let socket = gpu_groups.get(ci).copied().unwrap_or(0);
+            let used = socket_group_used.get_mut(ci);
+            d.group = Some(match (host.kernel.groups, used) {
+                (Grouping::PerNpu, _) => socket,
+                (Grouping::PerGpu, Some(used)) if !*used => {
+                    *used = true;
+                    socket
+                }
+                (Grouping::PerGpu, _) => {
+                    extra_group += 1;
+                    extra_group - 1
+                }
+            });
             // PCIe: 8 GT/s x16 capable, x2 trained (boot log: "limited by 8 GT/s x2 link").
             d.link = (3, 16, 3, 2);
             // BARs: GPU0's are the boot log's; the others follow the same pattern [G].
@@ -304,7 +341,7 @@ fn power9(tree: &mut Tree, host: &Host, threads_per_chip: u32) -> Result<()> {
             gpus.push(Gpu {
                 chip: ci,
                 group: g,
-                dev,
+                dev: Some(dev),
                 bridges: Vec::new(),
                 mem_phandle: 0,
                 mem_base: gpu_mem_base(cfg.map, chip, g),
@@ -357,16 +394,42 @@ fn power9(tree: &mut Tree, host: &Host, threads_per_chip: u32) -> Result<()> {
                 let mut d = Dev::new(6 + ci as u32, 0, g as u8, func, (0x1014, 0x04ea), 0x068001);
                 d.rev = 0x01;
                 d.multifunction = true; // header type 0x80 [S npu2_populate_cfg]
-                d.link = (0, 0, 0, 0);
+                // skiboot hw/npu2.c npu2_populate_pcie_cap: a PCIe endpoint capability at
+                // 0x40, link capability and status 8 GT/s x1, Device Capabilities with
+                // function-level reset and unlimited L0s/L1 latencies; then the vendor
+                // capability carrying the link index.
+                d.link = (3, 1, 3, 1);
+                d.devcap = 0x1000_0000 | 7 << 6 | 7 << 9;
+                d.npu_link = Some(link as u8);
                 d.numa = -1; // §2.4 [G]: no ibm,associativity on the NPU PHB
                 d.driver = Some(cfg.bridge_driver);
-                d.group = gpu_groups.get(ci).copied();
+                let gpu_group = gpus
+                    .iter()
+                    .find(|x| x.chip == ci && x.group == g)
+                    .and_then(|x| x.dev)
+                    .and_then(|dev| devs.get(dev))
+                    .and_then(|dev| dev.group);
+                d.group = match (host.kernel.groups, gpu_group) {
+                    (Grouping::PerNpu, _) => gpu_groups.get(ci).copied(),
+                    (Grouping::PerGpu, Some(group)) => Some(group),
+                    // An empty slot's bridges form a PE of their own [G].
+                    (Grouping::PerGpu, None) => {
+                        if func == 0 {
+                            extra_group += 1;
+                        }
+                        Some(extra_group - 1)
+                    }
+                };
                 let l = link as u64;
                 d.bars = vec![
                     (0, npu_base + 0x160_0000 + l * 0x2_0000, 0x2_0000, MEM64),
                     (2, npu_base + 0x16c_0000 + l * 0x1_0000, 0x1_0000, MEM64),
                 ];
-                d.in_sysfs = !cfg.missing_bridges.contains(&d.addr().as_str());
+                // Absent from sysfs: on >= 5.13 (NPU PHBs not probed), a removed PE (all of a
+                // GPU's bridges), or a single vanished function (§7).
+                d.in_sysfs = host.kernel.npu_probed
+                    && !cfg.missing_bridges.contains(&d.addr().as_str())
+                    && !cfg.removed_gpu_bridges.contains(&slot_number(ci, g));
                 let dev = push(&mut devs, d, None);
                 bridge_links.push((dev, ci, link));
                 if let Some(gpu) = gpus.iter_mut().find(|x| x.chip == ci && x.group == g) {
@@ -378,7 +441,7 @@ fn power9(tree: &mut Tree, host: &Host, threads_per_chip: u32) -> Result<()> {
     // --- Device tree ---
     let mut tree_dt = Dt::default();
     let mut ph = Phandles(0x180);
-    device_tree_static(&mut tree_dt, host, gpus_cfg)?;
+    device_tree_static(&mut tree_dt, host, gpus_cfg, fw)?;
     let ics = ph.next();
     tree_dt
         .node("interrupt-controller@6030203100000", ics) // [G] the XIVE node
@@ -391,6 +454,10 @@ fn power9(tree: &mut Tree, host: &Host, threads_per_chip: u32) -> Result<()> {
         for &idx in PHB4S.get(ci).copied().unwrap_or_default() {
             let base = 0x6_00c3_c000_0000u64 + u64::from(idx) * 0x10_0000 + (u64::from(chip) << 42);
             let id = chip * 6 + idx; // include/phb4.h phb4_get_opal_id
+            // The PHB's XIVE ESB (interrupt) BAR: hw/phys-map.c PHB4_XIVE_ESB, 512 MiB apart;
+            // skiboot writes only 256 MiB of it into `reg`.
+            let esb =
+                0x6_00c3_0000_0000u64 + u64::from(idx) * 0x2000_0000 + (u64::from(chip) << 42);
             let path = format!("pciex@{base:x}");
             tree_dt
                 .node(&path, ph.next())
@@ -400,7 +467,9 @@ fn power9(tree: &mut Tree, host: &Host, threads_per_chip: u32) -> Result<()> {
                 .cells("ibm,chip-id", &[chip])
                 .cells("ibm,opal-phbid", &[0, id])
                 .cells("ibm,associativity", &[4, 0, 0, ci as u32 + 1, chip])
-                .u64s("reg", &[base, 0x1000])
+                // hw/phb4.c phb4_probe_stack: `reg` = PHB register BAR (4 KiB) and ESB BAR
+                // (256 MiB), four u64 cells.
+                .u64s("reg", &[base, 0x1000, esb, 0x1000_0000])
                 .cells("#address-cells", &[3])
                 .cells("#size-cells", &[2])
                 .cells("#interrupt-cells", &[1])
@@ -410,12 +479,12 @@ fn power9(tree: &mut Tree, host: &Host, threads_per_chip: u32) -> Result<()> {
     }
     // NPU PHB nodes (§2.3 (c)).
     let mut npu_paths: Vec<String> = Vec::new();
-    if let Some(cfg) = gpus_cfg {
+    if gpus_cfg.is_some() {
         for ci in 0..2usize {
             let chip = CHIPS.get(ci).copied().unwrap_or(0);
             let regs = npu_base(ci);
             let path = format!("pciex@{regs:x}");
-            let atsd: Vec<u64> = (0..if cfg.firmware.v6_2 { 8 } else { 1 })
+            let atsd: Vec<u64> = (0..u64::from(fw.atsd_registers))
                 .map(|n| regs + 0x80_0000 + n * 0x1_0000)
                 .collect();
             let ntl = regs + 0x160_0000;
@@ -459,21 +528,15 @@ fn power9(tree: &mut Tree, host: &Host, threads_per_chip: u32) -> Result<()> {
             .cells("interrupt-parent", &[ics])
             .cells("interrupt-map", &imap)
             .cells("interrupt-map-mask", &[0xff00, 0, 0, 7])
-            .cells(
-                "ibm,opal-num-pes",
-                &[if cfg.firmware.v6_3 { 8 } else { 0x10 }],
-            )
-            .cells(
-                "ibm,opal-reserved-pe",
-                &[if cfg.firmware.v6_3 { 7 } else { 0xf }],
-            )
+            .cells("ibm,opal-num-pes", &[if fw.v6_3 { 8 } else { 0x10 }])
+            .cells("ibm,opal-reserved-pe", &[if fw.v6_3 { 7 } else { 0xf }])
             .u64s("ibm,mmio-atsd", &atsd)
             .cells(
                 "ranges",
                 &[0x200_0000, hi(ntl), lo(ntl), hi(ntl), lo(ntl), 0, 0x12_0000],
             )
             .cells("ibm,opal-phbid", &[0, 6 + ci as u32]);
-            if cfg.firmware.v6_2 {
+            if fw.tce_sizes {
                 node.cells("ibm,supported-tce-sizes", &[0xc, 0x10, 0x18, 0x1c]);
             }
             npu_paths.push(path);
@@ -481,6 +544,17 @@ fn power9(tree: &mut Tree, host: &Host, threads_per_chip: u32) -> Result<()> {
     }
     // PCI device nodes, PHB by PHB, parents before children (core/pci.c
     // pci_add_one_device_node): name from the class, `@dev` or `@dev,fn`.
+    //
+    // Location codes (§7 "other details"): a root port or switch downstream port that
+    // `/ibm,pcie-slots` labels is a slot and gets `ibm,slot-label` and `ibm,slot-location-code`
+    // = `<ibm,io-base-loc-code>-<label>` (platforms/astbmc/slots.c dt_slot_get_slot_info,
+    // core/pci-slot.c pci_slot_add_loc); an unlabelled root port gets the base location code
+    // as `ibm,slot-location-code` (core/pci.c pci_add_one_device_node). Every node then gets
+    // `ibm,loc-code` from core/pci.c pci_add_loc_code: the nearest ancestor's slot label, else
+    // its slot location code, else its own slot location code, else an ancestor's loc-code.
+    let base_loc = format!("UOPWR.{SYSTEM_ID}-Node0");
+    let mut slot_props: Vec<(Option<String>, Option<String>)> = vec![(None, None); devs.len()];
+    let mut loc_of: Vec<Option<String>> = vec![None; devs.len()];
     let mut phandle_of = vec![0u32; devs.len()];
     let mut order: Vec<usize> = (0..devs.len()).collect();
     order.sort_by_key(|&i| (devs.get(i).map_or(0, |d| d.dom), depth(&devs, i), i));
@@ -512,7 +586,49 @@ fn power9(tree: &mut Tree, host: &Host, threads_per_chip: u32) -> Result<()> {
         if let Some(slot) = phandle_of.get_mut(i) {
             *slot = phandle;
         }
+        let label = slot_label(d, gpus_cfg.is_some());
+        let slot_loc = match (&label, d.parent.is_none() && d.pcie == Some(4)) {
+            (Some(label), _) => Some(format!("{base_loc}-{label}")),
+            (None, true) if d.dom < 6 || d.dom >= 8 => Some(base_loc.clone()),
+            (None, _) => None,
+        };
+        let mut loc = None;
+        let mut at = d.parent;
+        while let Some(p) = at {
+            if let Some((l, sl)) = slot_props.get(p)
+                && let Some(found) = l.as_ref().or(sl.as_ref())
+            {
+                loc = Some(found.clone());
+                break;
+            }
+            at = devs.get(p).and_then(|x| x.parent);
+        }
+        let loc = loc.or_else(|| slot_loc.clone()).or_else(|| {
+            let mut at = d.parent;
+            while let Some(p) = at {
+                if let Some(Some(found)) = loc_of.get(p) {
+                    return Some(found.clone());
+                }
+                at = devs.get(p).and_then(|x| x.parent);
+            }
+            None
+        });
         let node = tree_dt.node(&path, phandle);
+        if let Some(label) = &label {
+            node.string("ibm,slot-label", label);
+        }
+        if let Some(slot_loc) = &slot_loc {
+            node.string("ibm,slot-location-code", slot_loc);
+        }
+        if let Some(loc) = &loc {
+            node.string("ibm,loc-code", loc);
+        }
+        if let Some(x) = slot_props.get_mut(i) {
+            *x = (label, slot_loc);
+        }
+        if let Some(x) = loc_of.get_mut(i) {
+            *x = loc;
+        }
         node.cells("ibm,pci-config-space-type", &[u32::from(d.pcie.is_some())])
             .cells("class-code", &[d.class])
             .cells("revision-id", &[u32::from(d.rev)])
@@ -560,10 +676,12 @@ fn power9(tree: &mut Tree, host: &Host, threads_per_chip: u32) -> Result<()> {
                     &[4, chip_id, chip_id, chip_id, chip_id],
                 );
         }
-        // NVLink bridge and GPU properties (§2.3 (d), (f)).
+        // NVLink bridge and GPU properties (§2.3 (d), (f)). An empty slot's bridges get all but
+        // `ibm,gpu`, which hw/npu2.c npu2_dn_fixup adds only once npu2_dev_bind_pci_dev found
+        // the GPU (§7 "partly populated board").
         for gpu in &gpus {
-            let label = format!("GPU{}", gpu.chip as u32 * 3 + gpu.group);
-            let gpu_phandle = phandle_of.get(gpu.dev).copied().unwrap_or(0);
+            let label = format!("GPU{}", slot_number(gpu.chip, gpu.group));
+            let gpu_phandle = gpu.dev.and_then(|dev| phandle_of.get(dev).copied());
             for &b in &gpu.bridges {
                 let Some(&(_, ci, link)) = bridge_links.iter().find(|x| x.0 == b) else {
                     continue;
@@ -572,39 +690,40 @@ fn power9(tree: &mut Tree, host: &Host, threads_per_chip: u32) -> Result<()> {
                     continue;
                 };
                 let link_phandle = LINK0_PHANDLE.get(ci).copied().unwrap_or(0) + link as u32;
-                tree_dt
+                let node = tree_dt
                     .at(&path)
                     .cells("memory-region", &[gpu.mem_phandle])
                     .u64s("ibm,device-tgt-addr", &[tgt_addr(gpu.mem_base)])
                     .cells("ibm,nvlink", &[link_phandle])
                     .cells("ibm,nvlink-speed", &[8])
-                    .string("ibm,loc-code", &label)
-                    .cells("ibm,gpu", &[gpu_phandle]);
+                    .string("ibm,loc-code", &label);
+                if let Some(gpu_phandle) = gpu_phandle {
+                    node.cells("ibm,gpu", &[gpu_phandle]);
+                }
             }
             let npu: Vec<u32> = gpu
                 .bridges
                 .iter()
                 .map(|&b| phandle_of.get(b).copied().unwrap_or(0))
                 .collect();
-            let Some(path) = devs.get(gpu.dev).and_then(|d| d.of_node.clone()) else {
+            let Some(path) = gpu
+                .dev
+                .and_then(|dev| devs.get(dev))
+                .and_then(|d| d.of_node.clone())
+            else {
                 continue;
             };
             let node = tree_dt.at(&path);
-            node.string("ibm,loc-code", &label).cells("ibm,npu", &npu);
-            if cfg.firmware.v6_3 {
+            node.cells("ibm,npu", &npu);
+            if fw.v6_3 {
                 node.cells(
                     "ibm,nvlink-peers",
                     &nvlink_peers(cfg, &gpus, gpu, &phandle_of, &bridge_links),
                 );
             }
-            // The slot bridge above the GPU carries the slot label (core/pci-slot.c).
-            if let Some(port) = devs.get(gpu.dev).and_then(|d| d.parent)
-                && let Some(port_path) = devs.get(port).and_then(|d| d.of_node.clone())
-            {
-                tree_dt.at(&port_path).string("ibm,slot-label", &label);
-            }
         }
     }
+    firmware_versions(&mut tree_dt, &mut ph, fw);
     tree_dt.write(tree)?;
     tree.insert_symlink("proc/device-tree", "/sys/firmware/devicetree/base")?;
     // --- sysfs PCI, NUMA, /proc ---
@@ -615,14 +734,38 @@ fn power9(tree: &mut Tree, host: &Host, threads_per_chip: u32) -> Result<()> {
             _ => (0..nr_cpus).collect(),
         }
     };
-    pci::write(tree, &devs, nr_cpus, &cpus_of)?;
+    pci::write(tree, &devs, nr_cpus, &cpus_of, host.kernel.devspec_newline)?;
     let mut nodes: Vec<(u32, Vec<u32>, u64)> = vec![
         (0, cpus_of(0), RAM_PER_CHIP >> 10),
         (8, cpus_of(8), RAM_PER_CHIP >> 10),
     ];
+    // GPU memory NUMA nodes: Linux onlines a node for every `memory` node with
+    // `ibm,associativity`, even one whose `linux,usable-memory` is empty
+    // (arch/powerpc/mm/numa.c parse_numa_properties calls node_set_online before looking at
+    // the size), so an empty slot's node exists and holds 0 kB like any node the NVIDIA driver
+    // has not onlined [G: read from the source, not seen on a real 2-GPU host].
     if let Some(cfg) = gpus_cfg.filter(|c| c.memory_nodes) {
         for gpu in &gpus {
-            nodes.push((gpu.mem_chip_id, Vec::new(), cfg.onlined_kb));
+            let kb = if gpu.dev.is_some() { cfg.onlined_kb } else { 0 };
+            nodes.push((gpu.mem_chip_id, Vec::new(), kb));
+            // /proc/driver/nvidia/gpus/<addr>/numa_status (NVIDIA nv-procfs.c
+            // nv_procfs_read_numa_status; the shape of the real hwloc capture) for a GPU whose
+            // memory the driver onlined.
+            let Some(dev) = gpu.dev.and_then(|dev| devs.get(dev)) else {
+                continue;
+            };
+            if kb > 0 && dev.driver == Some("nvidia") && host.kernel.npu_probed {
+                tree.insert_file(
+                    &format!("proc/driver/nvidia/gpus/{}/numa_status", dev.addr()),
+                    format!(
+                        "Node:      {}\nStatus:    online\nAddress:   {:x}\nSize:      {:x}\n",
+                        gpu.mem_chip_id,
+                        gpu.mem_base,
+                        cfg.numa_status_size()
+                    )
+                    .into_bytes(),
+                )?;
+            }
         }
     }
     numa(tree, &mut nodes)?;
@@ -666,7 +809,11 @@ fn nvlink_peers(
     let g = |group: u32| {
         gpus.iter()
             .find(|x| x.chip == gpu.chip && x.group == group)
-            .and_then(|x| phandle_of.get(x.dev).copied())
+            .and_then(|x| x.dev)
+            .and_then(|dev| phandle_of.get(dev).copied())
+            // An empty slot: witherspoon.c PEERPH(g) writes 0 for a NULL g (the entry for an
+            // absent GPU is read through a NULL `nvlink.pd` unchecked, so a real host may show
+            // a stray value instead) [G on 0].
             .unwrap_or(0)
     };
     let n = |link: usize| {
@@ -687,7 +834,7 @@ fn nvlink_peers(
 
 /// The device-tree nodes firmware builds from HDAT (op920-dts): root, `/ibm,opal`,
 /// `/ibm,pcie-slots`, system RAM, xscom with the NPU and its links (§2.3 (a), (b)).
-fn device_tree_static(t: &mut Dt, host: &Host, gpus: Option<&Gpus>) -> Result<()> {
+fn device_tree_static(t: &mut Dt, host: &Host, gpus: Option<&Gpus>, fw: &Firmware) -> Result<()> {
     let witherspoon = gpus.is_some();
     let root = t.node("", 0x1);
     root.cells("#address-cells", &[2])
@@ -785,14 +932,96 @@ fn device_tree_static(t: &mut Dt, host: &Host, gpus: Option<&Gpus>) -> Result<()
             .string("ibm,slot-label", &format!("GPU{}", ci as u32 * 3 + g))
             .cells("ibm,pcie-slot", &[slot])
             .cells("ibm,link-speed", &[0x6, 0xaea7d0])
-            .cells("nvidia,link-speed", &[0x8])
-            .string("ibm,npu-link-type", "nvlink");
+            .cells("nvidia,link-speed", &[0x8]);
+            if fw.device_detect {
+                let empty =
+                    cfg.planar == Planar::Redbud && cfg.empty_slots.contains(&slot_number(ci, g));
+                t.at(&format!("{npu}/link@{link}")).string(
+                    "ibm,npu-link-type",
+                    if empty { "unknown" } else { "nvlink" },
+                );
+            }
         }
     }
     if witherspoon {
         pcie_slots(t);
     }
     Ok(())
+}
+
+/// The `ibm,slot-label` a PCI function gets as a slot, from op920-dts `/ibm,pcie-slots`:
+/// labelled root complexes (`root-complex@chip,phb`) and the PLX switch down-ports of the GPU
+/// slots (`down-port@a|b|c` on chip 0 PHB 4, `down-port@4|5|d` on chip 8 PHB 5). Only the
+/// Witherspoon model has that table.
+fn slot_label(d: &Dev, witherspoon: bool) -> Option<String> {
+    if !witherspoon {
+        return None;
+    }
+    let label = match (d.parent.is_none(), d.pcie, d.dom, d.dev) {
+        (true, Some(4), 0x0000, _) => "SLOT3",
+        (true, Some(4), 0x0003, _) => "SLOT1",
+        (true, Some(4), 0x0030, _) => "SLOT2",
+        (true, Some(4), 0x0033, _) => "SLOT1",
+        (true, Some(4), 0x0034, _) => "SLOT0",
+        (false, Some(6), 0x0004, 0xa) => "GPU0",
+        (false, Some(6), 0x0004, 0xb) => "GPU1",
+        (false, Some(6), 0x0004, 0xc) => "GPU2",
+        (false, Some(6), 0x0035, 0x4) => "GPU3",
+        (false, Some(6), 0x0035, 0x5) => "GPU4",
+        (false, Some(6), 0x0035, 0xd) => "GPU5",
+        _ => return None,
+    };
+    Some(label.to_owned())
+}
+
+/// The firmware's version nodes: `/ibm,opal/firmware` with the running skiboot's `version`
+/// (core/opal.c `add_opal_firmware_node`; its `symbol-map` is left out), and, where a PNOR
+/// exists, `/ibm,firmware-versions` parsed from the VERSION partition as
+/// core/flash-firmware-versions.c does: `version` from the first line past its first `-`
+/// (or past `open-power-`), then for each later line the first known component it starts
+/// with, not already set, gets the text after `<component>-`. Both are created late in
+/// boot, so their phandles come after the run-time nodes [G on the numbers].
+fn firmware_versions(t: &mut Dt, ph: &mut Phandles, fw: &Firmware) {
+    const COMPONENTS: [&str; 12] = [
+        "open-power",
+        "buildroot",
+        "skiboot",
+        "hostboot-binaries",
+        "hostboot",
+        "linux",
+        "petitboot",
+        "occ",
+        "capp-ucode",
+        "sbe",
+        "machine-xml",
+        "hcode",
+    ];
+    if let Some(text) = fw.pnor_version {
+        let node = t.node("ibm,firmware-versions", ph.next());
+        let mut lines = text.lines().map(|l| l.replace('\t', ""));
+        if let Some(first) = lines.next() {
+            let version = match first.strip_prefix("open-power") {
+                Some(rest) => rest.get(1..),
+                None => first.split_once('-').map(|(_, rest)| rest),
+            };
+            if let Some(version) = version {
+                node.string("version", version);
+            }
+        }
+        let mut seen: Vec<&str> = Vec::new();
+        for line in lines {
+            for key in COMPONENTS {
+                if !line.starts_with(key) || seen.contains(&key) {
+                    continue;
+                }
+                seen.push(key);
+                node.string(key, line.get(key.len() + 1..).unwrap_or_default());
+            }
+        }
+    }
+    t.node("ibm,opal/firmware", ph.next())
+        .string("compatible", "ibm,opal-firmware")
+        .string("version", fw.skiboot);
 }
 
 /// `/ibm,pcie-slots` of op920-dts: root complexes, the PLX switches and the GPU slots whose
@@ -929,7 +1158,12 @@ fn numa(tree: &mut Tree, nodes: &mut [(u32, Vec<u32>, u64)]) -> Result<()> {
             &format!("node{id}/distance"),
             format!("{}\n", distance.join(" ")),
         )?;
-        let used = if *kb > 0 { kb / 64 } else { 0 };
+        // MemUsed: a GPU node holds 64 kB of kernel data once onlined [S hwloc capture].
+        let used = match (*kb > 0, cpus.is_empty()) {
+            (false, _) => 0,
+            (true, true) => 64,
+            (true, false) => kb / 64,
+        };
         put(
             tree,
             &format!("node{id}/meminfo"),
@@ -1012,7 +1246,7 @@ fn x86(tree: &mut Tree) -> Result<()> {
         d.irq = 16 + i as u32;
     }
     let all: Vec<u32> = (0..nr_cpus).collect();
-    pci::write(tree, &devs, nr_cpus, &|_| all.clone())?;
+    pci::write(tree, &devs, nr_cpus, &|_| all.clone(), false)?;
     numa(tree, &mut [(0, all.clone(), 32 << 20)])?;
     meminfo(tree, 32 << 20)?;
     let mut s = String::new();
@@ -1024,4 +1258,159 @@ fn x86(tree: &mut Tree) -> Result<()> {
     }
     tree.insert_file("proc/cpuinfo", s.into_bytes())?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use lsnvlink::capture::Entry;
+
+    use super::super::model::{FW_OP940, hosts};
+    use super::*;
+
+    fn tree_of(name: &str) -> Tree {
+        let host = hosts().into_iter().find(|h| h.name == name).unwrap();
+        capture(&host).unwrap().tree
+    }
+
+    fn text(tree: &Tree, path: &str) -> String {
+        match tree.get(path) {
+            Some(Entry::File(bytes)) => String::from_utf8_lossy(bytes).into_owned(),
+            other => panic!("{path}: {other:?}"),
+        }
+    }
+
+    /// An attribute of PCI function `addr`, read from its `sys/devices/...` directory (the
+    /// tree does not follow the `sys/bus/pci/devices` symlinks).
+    fn attr(tree: &Tree, addr: &str, name: &str) -> String {
+        let suffix = format!("/{addr}/{name}");
+        let path = tree
+            .iter()
+            .map(|(p, _)| p)
+            .find(|p| p.starts_with("sys/devices/") && p.ends_with(&suffix))
+            .unwrap()
+            .to_owned();
+        text(tree, &path)
+    }
+
+    fn group_of(tree: &Tree, name: &str) -> Vec<String> {
+        let prefix = format!("sys/kernel/iommu_groups/{name}/devices/");
+        tree.iter()
+            .filter_map(|(p, _)| p.strip_prefix(&prefix).map(str::to_owned))
+            .collect()
+    }
+
+    #[test]
+    fn firmware_versions_parse_like_skiboot() {
+        let mut t = Dt::default();
+        firmware_versions(&mut t, &mut Phandles(0), &FW_OP940);
+        let mut tree = Tree::new();
+        t.write(&mut tree).unwrap();
+        let fv = "sys/firmware/devicetree/base/ibm,firmware-versions";
+        assert_eq!(
+            text(&tree, &format!("{fv}/version")),
+            "witherspoon-OP9-v2.4-4.94\0"
+        );
+        assert_eq!(text(&tree, &format!("{fv}/skiboot")), "v6.5.4\0");
+        // "hostboot-binaries-…" does not overwrite "hostboot" (already set).
+        assert_eq!(text(&tree, &format!("{fv}/hostboot")), "820a099-pe030f7b\0");
+        assert_eq!(
+            text(&tree, &format!("{fv}/hostboot-binaries")),
+            "hw013120a.opmst\0"
+        );
+        assert!(tree.get(&format!("{fv}/op-build")).is_none());
+        assert_eq!(
+            text(
+                &tree,
+                "sys/firmware/devicetree/base/ibm,opal/firmware/version"
+            ),
+            "skiboot-v6.5.4\0"
+        );
+    }
+
+    #[test]
+    fn kernel_5_14_has_no_npu_functions_but_keeps_the_device_tree() {
+        let t = tree_of("ac922-4gpu-kernel-5.14");
+        assert!(
+            !t.iter()
+                .any(|(p, _)| p.starts_with("sys/bus/pci/devices/0006")
+                    || p.starts_with("sys/devices/pci0007"))
+        );
+        assert!(
+            t.get("sys/firmware/devicetree/base/pciex@6030200000000/unknown-bridge@1,2/ibm,gpu")
+                .is_some()
+        );
+        assert_eq!(group_of(&t, "5"), ["0004:04:00.0"]);
+        let devspec = attr(&t, "0004:04:00.0", "devspec");
+        assert!(devspec.ends_with("3d-controller@0\n"), "{devspec}");
+        assert!(!t.iter().any(|(p, _)| p.starts_with("proc/driver/nvidia")));
+    }
+
+    #[test]
+    fn kernel_4_14_groups_each_gpu_with_its_own_bridges() {
+        let t = tree_of("ac922-6gpu-16gb-kernel-4.14");
+        assert_eq!(
+            group_of(&t, "5"),
+            ["0004:04:00.0", "0006:00:00.0", "0006:00:00.1"]
+        );
+        assert_eq!(
+            group_of(&t, "14"),
+            ["0007:00:02.0", "0007:00:02.1", "0035:05:00.0"]
+        );
+        let devspec = attr(&t, "0006:00:00.0", "devspec");
+        assert_eq!(devspec, "/pciex@6030200000000/unknown-bridge@0");
+        assert_eq!(
+            text(&t, "proc/driver/nvidia/gpus/0035:05:00.0/numa_status"),
+            "Node:      250\nStatus:    online\nAddress:   244000000000\nSize:      3f0000000\n"
+        );
+    }
+
+    #[test]
+    fn two_gpu_board_keeps_every_bridge() {
+        let t = tree_of("ac922-2gpu-16gb-nvidia");
+        let base = "sys/firmware/devicetree/base";
+        let npu = format!("{base}/pciex@6230200000000");
+        assert!(t.get(&format!("{npu}/unknown-bridge@0/ibm,gpu")).is_some());
+        assert!(t.get(&format!("{npu}/unknown-bridge@1/ibm,gpu")).is_none());
+        assert!(
+            t.get(&format!("{npu}/unknown-bridge@1,2/memory-region"))
+                .is_some()
+        );
+        assert!(t.get("sys/bus/pci/devices/0007:00:01.2").is_some());
+        assert!(t.get("sys/bus/pci/devices/0035:04:00.0").is_none());
+        assert_eq!(group_of(&t, "10").len(), 7);
+        assert!(
+            text(&t, "sys/devices/system/node/node252/meminfo")
+                .starts_with("Node 252 MemTotal:              0 kB\n")
+        );
+        let link = format!("{base}/xscom@623fc00000000/npu@5011000/link@3/ibm,npu-link-type");
+        assert_eq!(text(&t, &link), "unknown\0");
+    }
+
+    #[test]
+    fn eeh_removal_takes_all_bridges_of_one_gpu() {
+        let t = tree_of("ac922-4gpu-eeh-removed");
+        for f in ["0007:00:01.0", "0007:00:01.1", "0007:00:01.2"] {
+            assert!(t.get(&format!("sys/bus/pci/devices/{f}")).is_none());
+        }
+        assert!(t.get("sys/bus/pci/devices/0007:00:00.2").is_some());
+        assert!(t.get("sys/bus/pci/devices/0035:04:00.0").is_some());
+    }
+
+    #[test]
+    fn every_pci_node_has_a_location_code() {
+        let t = tree_of("ac922-4gpu-16gb-nvidia");
+        let base = "sys/firmware/devicetree/base/";
+        for (path, _) in t.iter() {
+            let Some(node) = path
+                .strip_prefix(base)
+                .and_then(|p| p.strip_suffix("/vendor-id"))
+            else {
+                continue;
+            };
+            assert!(
+                t.get(&format!("{base}{node}/ibm,loc-code")).is_some(),
+                "{node}"
+            );
+        }
+    }
 }

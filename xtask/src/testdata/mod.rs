@@ -34,9 +34,9 @@ pub fn readme() -> String {
          NVLink2 reference it comes from); do not edit them by hand. `cargo xtask testdata\n\
          --check` (also run as a test) fails when a committed capture differs from what the\n\
          model generates. Each capture is a deterministic `.tar.gz` of `/sys` and `/proc` as\n\
-         Linux 5.x shows them, with `lsnvlink-capture.json` at the top; replay it with\n\
-         `--capture FILE` or extract it and pass `--root DIR` (lspci and `dtc -I fs` read the\n\
-         extracted tree too).\n\n\
+         the Linux release it names shows them (4.14, 5.4, 5.10 or 5.14), with\n\
+         `lsnvlink-capture.json` at the top; replay it with `--capture FILE` or extract it and\n\
+         pass `--root DIR` (lspci and `dtc -I fs` read the extracted tree too).\n\n\
          | capture | what it exercises |\n|---|---|\n",
     );
     for host in hosts() {

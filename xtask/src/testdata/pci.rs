@@ -61,6 +61,11 @@ pub struct Dev {
     pub of_node: Option<String>,
     /// Config space length: 256, or 4096 with a Device Serial Number capability at 0x100.
     pub dsn: Option<u64>,
+    /// PCI Express Device Capabilities register (offset 4 in the capability).
+    pub devcap: u32,
+    /// For an NVLink bridge: its link index, which skiboot's vendor-specific capability at
+    /// 0x80 carries at offset 0xc (hw/npu2.c `npu2_populate_vendor_cap`).
+    pub npu_link: Option<u8>,
 }
 
 impl Dev {
@@ -89,6 +94,8 @@ impl Dev {
             in_sysfs: true,
             of_node: None,
             dsn: None,
+            devcap: 0,
+            npu_link: None,
         }
     }
 
@@ -209,6 +216,7 @@ pub fn config(d: &Dev) -> Vec<u8> {
         put(0x34, &[0x40]);
         put(0x40, &[0x10, 0x00]);
         put(0x42, &(2u16 | u16::from(kind) << 4).to_le_bytes());
+        put(0x44, &d.devcap.to_le_bytes());
         put(
             0x4c,
             &(u32::from(max_speed) | u32::from(max_width) << 4).to_le_bytes(),
@@ -217,6 +225,13 @@ pub fn config(d: &Dev) -> Vec<u8> {
             0x52,
             &(u16::from(speed) | u16::from(width) << 4).to_le_bytes(),
         );
+    }
+    if let Some(link) = d.npu_link {
+        // skiboot hw/npu2.c npu2_populate_vendor_cap: chained after the PCIe capability,
+        // id 9 (vendor), length 0x10, version 1, the link index at +0xc.
+        put(0x41, &[0x80]);
+        put(0x80, &[0x09, 0x00, 0x10, 0x01]);
+        put(0x8c, &[link]);
     }
     if let Some(serial) = d.dsn {
         put(0x100, &(0x0003u32 | 1 << 16).to_le_bytes());
@@ -245,12 +260,14 @@ fn resource(d: &Dev) -> String {
 
 /// Writes every function to `tree`: the device directories with their attributes and links,
 /// `/sys/bus/pci/{devices,drivers}` and `/sys/kernel/iommu_groups`. `cpus_of(node)` gives the
-/// CPUs local to a NUMA node (-1: all).
+/// CPUs local to a NUMA node (-1: all); `devspec_newline` whether the kernel ends `devspec`
+/// with a newline (5.13+).
 pub fn write(
     tree: &mut Tree,
     devs: &[Dev],
     nr_cpus: u32,
     cpus_of: &dyn Fn(i32) -> Vec<u32>,
+    devspec_newline: bool,
 ) -> Result<()> {
     tree.insert_dir("sys/bus/pci/devices")?;
     tree.insert_dir("sys/bus/pci/drivers")?;
@@ -351,7 +368,10 @@ pub fn write(
                 &format!("sys/{dir}/of_node"),
                 &format!("{up}firmware/devicetree/base/{node}"),
             )?;
-            file(tree, "devspec", format!("/{node}\n"))?;
+            // Linux drivers/pci/pci-sysfs.c devspec_show: `sprintf(buf, "%pOF", np)` before
+            // 5.13, `sysfs_emit(buf, "%pOF\n", np)` after (§7 "other details").
+            let nl = if devspec_newline { "\n" } else { "" };
+            file(tree, "devspec", format!("/{node}{nl}"))?;
         }
     }
     Ok(())
