@@ -21,7 +21,7 @@ fn pick(i: usize) -> &'static str {
     match i % 20 {
         0..=13 => "ac922-4gpu-16gb-nvidia",
         14..=16 => "ac922-6gpu-32gb-vfio",
-        17 => "ac922-4gpu-link-down",
+        17 => "ac922-4gpu-eeh-removed",
         18 => "ac922-4gpu-no-gpu-memory",
         _ => "power9-no-gpu",
     }
@@ -202,7 +202,7 @@ mod tests {
         assert_eq!(healthy, 14);
         for name in [
             "ac922-6gpu-32gb-vfio",
-            "ac922-4gpu-link-down",
+            "ac922-4gpu-eeh-removed",
             "ac922-4gpu-no-gpu-memory",
             "power9-no-gpu",
         ] {

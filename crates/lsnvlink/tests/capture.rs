@@ -24,9 +24,13 @@ fn captures_dir() -> PathBuf {
 
 /// (file name, NVLink bridges in sysfs, V100s, has a device tree).
 const EXPECTED: &[(&str, usize, usize, bool)] = &[
+    ("ac922-2gpu-16gb-nvidia.tar.gz", 12, 2, true),
     ("ac922-4gpu-16gb-nvidia.tar.gz", 12, 4, true),
-    ("ac922-4gpu-link-down.tar.gz", 11, 4, true),
+    ("ac922-4gpu-5.10-one-atsd.tar.gz", 12, 4, true),
+    ("ac922-4gpu-eeh-removed.tar.gz", 9, 4, true),
+    ("ac922-4gpu-kernel-5.14.tar.gz", 0, 4, true),
     ("ac922-4gpu-no-gpu-memory.tar.gz", 12, 4, true),
+    ("ac922-6gpu-16gb-kernel-4.14.tar.gz", 12, 6, true),
     ("ac922-6gpu-32gb-vfio.tar.gz", 12, 6, true),
     ("power9-no-gpu.tar.gz", 0, 0, true),
     ("x86-v100-pcie.tar.gz", 0, 1, false),

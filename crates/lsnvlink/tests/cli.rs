@@ -60,7 +60,7 @@ fn colour_only_when_forced_and_never_with_no_color() {
     // The report itself is never coloured.
     let cap = concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../../testdata/captures/ac922-4gpu-link-down.tar.gz"
+        "/../../testdata/captures/ac922-4gpu-eeh-removed.tar.gz"
     );
     let report = lsnvlink(&["--capture", cap], &[("CLICOLOR_FORCE", "1")]);
     assert_eq!(report.status.code(), Some(1));

@@ -21,7 +21,7 @@ fn fleet_dir() -> tempfile::TempDir {
     for (file, name) in [
         ("node01.tar.gz", "ac922-4gpu-16gb-nvidia"),
         ("node02.tar.gz", "ac922-4gpu-16gb-nvidia"),
-        ("node03.tar.gz", "ac922-4gpu-link-down"),
+        ("node03.tar.gz", "ac922-4gpu-eeh-removed"),
         ("node04.tar.gz", "ac922-4gpu-16gb-nvidia"),
         ("node05.tar.gz", "ac922-6gpu-32gb-vfio"),
     ] {
@@ -55,7 +55,7 @@ fn text_lists_each_host_and_the_odd_ones_out() {
     );
     assert!(text.contains("Majority (3 of 5)"));
     assert!(text.contains(
-        "wsp-linkdown (./node03.tar.gz): CPU links 11, majority 12; findings error link-missing"
+        "wsp-eeh (./node03.tar.gz): CPU links 9, majority 12; findings error link-missing"
     ));
     insta::assert_snapshot!("fleet_text", text);
 }
@@ -82,7 +82,7 @@ fn json_lines_are_one_object_per_host_then_the_summary() {
         serde_json::json!(["./node03.tar.gz", "./node05.tar.gz"])
     );
     assert_eq!(lines[0]["matches_majority"], true);
-    assert_eq!(lines[2]["cpu_links"], 11);
+    assert_eq!(lines[2]["cpu_links"], 9);
     insta::assert_snapshot!("fleet_json", text);
 }
 

@@ -195,12 +195,12 @@ fn sosreport_snapshots() {
 fn a_link_down_after_boot_is_not_seen_in_a_sosreport_and_the_notes_say_so() {
     let dir = tempfile::tempdir().unwrap();
     let sos = from_sosreport(&sosreport_from(
-        "ac922-4gpu-link-down",
+        "ac922-4gpu-eeh-removed",
         Layout::ProcDir,
         false,
         dir.path(),
     ));
-    let cap = from_capture("ac922-4gpu-link-down");
+    let cap = from_capture("ac922-4gpu-eeh-removed");
     assert!(cap.findings.iter().any(|f| f.code == Code::LinkMissing));
     assert!(!sos.findings.iter().any(|f| f.code == Code::LinkMissing));
     assert_eq!(sos.topology.bridges.len(), 12);
@@ -331,7 +331,7 @@ fn with_lspci_a_sosreport_knows_drivers_groups_nodes_and_links_down() {
     for name in [
         "ac922-4gpu-16gb-nvidia",
         "ac922-6gpu-32gb-vfio",
-        "ac922-4gpu-link-down",
+        "ac922-4gpu-eeh-removed",
     ] {
         let sos = from_sosreport(&sosreport_from(name, Layout::SysWithLink, true, dir.path()));
         let cap = from_capture(name);
@@ -369,7 +369,7 @@ fn with_lspci_a_sosreport_knows_drivers_groups_nodes_and_links_down() {
         );
     }
     let down = from_sosreport(&sosreport_from(
-        "ac922-4gpu-link-down",
+        "ac922-4gpu-eeh-removed",
         Layout::ProcDir,
         true,
         dir.path(),

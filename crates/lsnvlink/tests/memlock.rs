@@ -579,6 +579,110 @@ fn guest_layout_per_vphb() {
     assert_eq!(layout[1]["atsd"][0]["gpa"], "0x800000240000");
 }
 
+// ---- the host kernel and firmware (reference §7) ----
+
+fn on(cap: &str, args: &[&str]) -> Value {
+    let path = capture(cap);
+    let mut all = vec!["--capture", path.as_str()];
+    all.extend(args);
+    json(&all, 0)
+}
+
+fn warns(v: &Value, needle: &str) -> bool {
+    v["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|w| w.as_str().unwrap().contains(needle))
+}
+
+#[test]
+fn per_gpu_iommu_groups_give_a_phb_per_gpu() {
+    // Linux 4.14: one IOMMU group per GPU PE (the GPU and its own two bridges), so two GPUs
+    // of one socket need two isolation PHBs where a 5.x host needs one.
+    let args = [
+        "--memory",
+        "64GiB",
+        "--hostdev",
+        "0004:04:00.0",
+        "--hostdev",
+        "0006:00:00.0",
+        "--hostdev",
+        "0004:05:00.0",
+        "--hostdev",
+        "0006:00:01.0",
+    ];
+    let old = on("ac922-6gpu-16gb-kernel-4.14", &args);
+    let groups: Vec<u64> = old["hostdevs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["iommu_group"].as_u64().unwrap())
+        .collect();
+    assert_eq!(groups, [5, 5, 11, 11]);
+    assert_eq!(old["phbs"], 3);
+    // And that kernel has no vfio NVLink2: said, with the devices named.
+    assert!(warns(&old, "older than 5.0"), "{old}");
+    assert!(warns(&old, "0004:04:00.0, 0006:00:00.0"), "{old}");
+    // The same devices on a 5.x host: one group per NPU, one isolation PHB.
+    let new = on(AC922, &args);
+    assert_eq!(new["phbs"], 2);
+    assert!(!warns(&new, "older than 5.0"));
+    assert!(!warns(&new, "does not expose NVLink2"));
+}
+
+#[test]
+fn a_5_13_kernel_cannot_pass_nvlink2_through() {
+    let v = on(
+        "ac922-4gpu-kernel-5.14",
+        &["--memory", "64GiB", "--hostdev", "0004:04:00.0"],
+    );
+    assert!(warns(&v, "does not expose NVLink2"), "{v}");
+    // No bridge function on the bus: libvirt sees no NV2 bridge, so no NVLink2 branch.
+    assert_eq!(v["nv2_bridges"], serde_json::json!([]));
+    assert_eq!(v["branch"], "vfio");
+}
+
+#[test]
+fn one_atsd_firmware_on_5_10_gets_the_fallback_windows() {
+    let args = [
+        "--memory",
+        "64GiB",
+        "--hostdev",
+        "0004:04:00.0",
+        "--hostdev",
+        "0006:00:00.0",
+        "--hostdev",
+        "0006:00:00.1",
+        "--hostdev",
+        "0006:00:00.2",
+    ];
+    // 5.10 falls back to ibm,mmio-atsd[0]: three windows, two of them on register 0.
+    let v = on("ac922-4gpu-5.10-one-atsd", &args);
+    let atsd = v["layout"][0]["atsd"].as_array().unwrap();
+    assert_eq!(atsd.len(), 3, "{v}");
+    assert_eq!(atsd[0]["fallback"], false);
+    assert_eq!(atsd[1]["fallback"], true);
+    assert_eq!(atsd[1]["host_register"], atsd[0]["host_register"]);
+    assert!(!warns(&v, "no ATSD register"));
+    // 5.4 with the same one-register firmware: no fallback, one window.
+    let v = on(
+        "ac922-6gpu-32gb-vfio",
+        &[
+            "--memory",
+            "64GiB",
+            "--hostdev",
+            "0004:04:00.0",
+            "--hostdev",
+            "0006:00:00.0",
+            "--hostdev",
+            "0006:00:00.1",
+        ],
+    );
+    assert_eq!(v["layout"][0]["atsd"].as_array().unwrap().len(), 1, "{v}");
+    assert!(warns(&v, "no fallback to register 0"), "{v}");
+}
+
 // ---- bad input ----
 
 #[test]

@@ -66,10 +66,10 @@ fn every_capture_gives_valid_exposition_text_and_a_snapshot() {
 }
 
 #[test]
-fn the_link_down_host_counts_its_finding_and_missing_link() {
-    let s = parse_strict(&prom(&read("ac922-4gpu-link-down"), &[]));
+fn the_eeh_removed_host_counts_its_finding_and_missing_links() {
+    let s = parse_strict(&prom(&read("ac922-4gpu-eeh-removed"), &[]));
     let gpu = [("gpu", "0035:04:00.0")];
-    assert_eq!(value(&s, "lsnvlink_gpu_cpu_links", &gpu), Some(2.0));
+    assert_eq!(value(&s, "lsnvlink_gpu_cpu_links", &gpu), Some(0.0));
     assert_eq!(value(&s, "lsnvlink_gpu_cpu_links_listed", &gpu), Some(3.0));
     let code = [("code", "link-missing"), ("severity", "error")];
     assert_eq!(value(&s, "lsnvlink_findings", &code), Some(1.0));
@@ -154,7 +154,7 @@ fn output_file_is_written_whole_and_replaces_the_old_one() {
     std::fs::write(&out, "old\n").unwrap();
     let status = common::lsnvlink_command()
         .arg("--capture")
-        .arg(capture("ac922-4gpu-link-down"))
+        .arg(capture("ac922-4gpu-eeh-removed"))
         .args(["--format", "prom", "--output"])
         .arg(&out)
         .output()
@@ -163,7 +163,7 @@ fn output_file_is_written_whole_and_replaces_the_old_one() {
     assert_eq!(status.status.code(), Some(1));
     assert!(status.stdout.is_empty());
     let written = std::fs::read_to_string(&out).unwrap();
-    assert_eq!(written, prom(&read("ac922-4gpu-link-down"), &[]));
+    assert_eq!(written, prom(&read("ac922-4gpu-eeh-removed"), &[]));
     // Only the output is left in the directory: the temporary file was renamed.
     let entries: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
     assert_eq!(entries.len(), 1);

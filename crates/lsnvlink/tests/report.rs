@@ -167,7 +167,7 @@ fn json_keys_are_the_contract() {
     assert_eq!(b["iommu_group"], 5);
     assert_eq!(v["findings"], serde_json::json!([]));
 
-    let r = read("ac922-4gpu-link-down");
+    let r = read("ac922-4gpu-eeh-removed");
     let v: serde_json::Value = serde_json::from_str(&report::json(&r)).unwrap();
     let f = &v["findings"][0];
     assert_eq!(f["severity"], "error");
@@ -227,7 +227,10 @@ fn exit_codes_follow_the_contract() {
         ]),
         Some(0)
     );
-    assert_eq!(code(&["--capture", &path("ac922-4gpu-link-down")]), Some(1));
+    assert_eq!(
+        code(&["--capture", &path("ac922-4gpu-eeh-removed")]),
+        Some(1)
+    );
     assert_eq!(
         code(&[
             "--capture",
@@ -254,7 +257,7 @@ fn exit_codes_follow_the_contract() {
 
 #[test]
 fn the_binary_prints_what_the_library_renders() {
-    let name = "ac922-4gpu-link-down";
+    let name = "ac922-4gpu-eeh-removed";
     let r = read(name);
     let out = lsnvlink(&[
         "--capture",

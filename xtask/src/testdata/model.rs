@@ -386,18 +386,6 @@ pub fn hosts() -> Vec<Host> {
             }),
         },
         Host {
-            name: "ac922-4gpu-link-down",
-            about: "As ac922-4gpu-16gb-nvidia, but the single NVLink bridge function 0007:00:01.2 (GPU4's third link, chip 8) is missing from sysfs while the device tree still describes it. No known cause removes one function alone (a failed link training keeps every function), so the `link-missing` finding calls it unexplained.",
-            hostname: "wsp-linkdown",
-            kernel: Kernel::DEBIAN_5_10,
-            model: "8335-GTH",
-            arch: wsp(FW_OP940),
-            gpus: Some(Gpus {
-                missing_bridges: &["0007:00:01.2"],
-                ..ac922_4gpu()
-            }),
-        },
-        Host {
             name: "ac922-4gpu-no-gpu-memory",
             about: "As ac922-4gpu-16gb-nvidia, but firmware created no GPU memory nodes: every NVLink bridge's `memory-region` points to no node, and NUMA nodes 252-255 are absent; the nvidia driver onlined nothing (no `numa_status`).",
             hostname: "wsp-nomem",

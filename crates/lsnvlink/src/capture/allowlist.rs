@@ -14,7 +14,8 @@
 //! | `sys/bus/pci/devices/*` (symlinks), `sys/bus/pci/drivers/*/` and their device links, `sys/bus/pci/slots/*/address` | PCI enumeration as lspci does it |
 //! | `sys/devices/pci*/**/DDDD:BB:DD.F/` with [`PCI_ATTRIBUTES`] and the links [`PCI_LINKS`] | every PCI function |
 //! | `sys/kernel/iommu_groups/*/{type,devices/*}` | IOMMU groups |
-//! | `sys/devices/system/node/{online,possible,has_cpu,has_memory,has_normal_memory}`, `node*/{cpulist,distance,meminfo}` | NUMA nodes, GPU memory nodes |
+//! | `sys/devices/system/node/{online,possible,has_cpu,has_memory,has_normal_memory}`, `node*/{cpulist,distance,meminfo}` | NUMA nodes, GPU memory nodes, the GPU memory really onlined |
+//! | `proc/driver/nvidia/gpus/*/numa_status` | the NVIDIA driver's view of each GPU's memory (node, status, address, size) |
 
 use super::CaptureError;
 
@@ -122,6 +123,10 @@ pub fn rules() -> Vec<Rule> {
     ] {
         add(&format!("sys/devices/system/node/{file}"), Kind::File);
     }
+    add(
+        &format!("proc/driver/nvidia/gpus/{PCI_FUNCTION}/numa_status"),
+        Kind::File,
+    );
     add("sys/devices/system/node/node[0-9]*", Kind::Dir);
     for file in ["cpulist", "distance", "meminfo"] {
         add(

@@ -53,6 +53,10 @@ pub struct AtsdPlacement {
     pub bridge: PciAddress,
     /// Guest physical address.
     pub gpa: u64,
+    /// The host ATSD register behind it.
+    pub host_register: u64,
+    /// True when the host kernel uses its NPU's register 0 for this link (the 5.7+ fallback).
+    pub fallback: bool,
 }
 
 /// One vPHB's NVLink2 windows.
@@ -180,15 +184,18 @@ pub fn preview(
                     continue;
                 }
                 bridges.push((bridge.address, bridge.tgt_addr));
-                if bridge.atsd.is_some() {
+                if let Some((host_register, fallback)) = topology.effective_atsd(bridge) {
                     v.atsd.push(AtsdPlacement {
                         bridge: bridge.address,
                         gpa: atsd_next,
+                        host_register,
+                        fallback,
                     });
                     atsd_next = atsd_next.saturating_add(ATSD_REGION_SIZE);
                 } else {
                     layout.notes.push(format!(
-                        "{}: no ATSD register on the host (ibm,mmio-atsd), so no ATSD window",
+                        "{}: no ATSD register for its link on the host (ibm,mmio-atsd), and the \
+                         host kernel has no fallback to register 0 (Linux 5.7+): no ATSD window",
                         bridge.address
                     ));
                 }

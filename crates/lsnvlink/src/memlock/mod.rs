@@ -412,6 +412,45 @@ fn place(guest: &Guest, groups: &[u64], warnings: &mut Vec<String>) -> (Vec<Bus>
 }
 
 /// Computes the limit libvirt `release` gives `guest`, reading IOMMU groups and the
+/// When the guest is given NVLink2 GPUs or bridges and the host kernel cannot pass NVLink2
+/// through (before 5.0: no vfio subdriver; 5.13 and later: removed), says so: libvirt computes
+/// the limit all the same, but the guest gets plain PCIe GPUs, or fails to start when a
+/// bridge function it names does not exist.
+fn kernel_warning(t: &Topology, guest: &Guest, warnings: &mut Vec<String>) {
+    use crate::topology::Nvlink2Kernel;
+    let nvlink2: Vec<String> = guest
+        .pci_hostdevs
+        .iter()
+        .filter(|h| {
+            t.gpu(h.host).is_some_and(crate::topology::Gpu::is_nvlink2)
+                || t.bridge(h.host).is_some()
+        })
+        .map(|h| h.host.to_string())
+        .collect();
+    if nvlink2.is_empty() {
+        return;
+    }
+    let kernel = t.platform.kernel.as_deref().unwrap_or("unknown");
+    let why = match t.platform.nvlink2_kernel {
+        Some(Nvlink2Kernel::NoVfio) => format!(
+            "the host kernel {kernel} is older than 5.0, whose vfio has no NVLink2 subdriver \
+             (vfio_pci_nvlink2 arrived in 5.0)"
+        ),
+        Some(Nvlink2Kernel::Unsupported { .. }) => format!(
+            "the host kernel {kernel} does not expose NVLink2 (Linux 5.13 removed it; no \
+             bridge function is on the bus)"
+        ),
+        _ => return,
+    };
+    warnings.push(format!(
+        "{why}: the NVLink2 devices given to this guest ({}) cannot be passed through with \
+         their NVLink2 memory and links; the guest gets plain PCIe GPUs at best, and fails to \
+         start when a bridge it names is not on the host. Pass NVLink2 GPUs through from a \
+         5.0–5.12 host kernel",
+        nvlink2.join(", ")
+    ));
+}
+
 /// NV2-bridge test from `host`; with `topology`, also the guest layout of the NVLink2 devices.
 pub fn budget(
     guest: Guest,
@@ -570,6 +609,9 @@ pub fn budget(
         ));
     }
 
+    if let Some(t) = topology {
+        kernel_warning(t, &guest, &mut warnings);
+    }
     let layout = topology.and_then(|t| layout::preview(&guest, &hostdevs, &phbs, t));
     if let Some(l) = &layout {
         warnings.extend(l.notes.iter().cloned());

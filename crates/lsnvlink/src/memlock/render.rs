@@ -244,7 +244,18 @@ pub fn text(b: &Budget) -> String {
                 );
             }
             for a in &v.atsd {
-                let _ = writeln!(out, "    ATSD {} at {}", a.bridge, hex(a.gpa));
+                let _ = writeln!(
+                    out,
+                    "    ATSD {} at {} (host register {}{})",
+                    a.bridge,
+                    hex(a.gpa),
+                    hex(a.host_register),
+                    if a.fallback {
+                        ", ibm,mmio-atsd[0]: the kernel's 5.7+ fallback"
+                    } else {
+                        ""
+                    }
+                );
             }
         }
     }
@@ -278,7 +289,9 @@ pub fn json(b: &Budget) -> String {
                 json!({
                     "atsd": v.atsd.iter().map(|a| json!({
                         "bridge": a.bridge.to_string(),
+                        "fallback": a.fallback,
                         "gpa": hex(a.gpa),
+                        "host_register": hex(a.host_register),
                     })).collect::<Vec<_>>(),
                     "atsd_window": hex(v.atsd_window),
                     "gpus": v.gpus.iter().map(|gpu| json!({

@@ -159,12 +159,13 @@ pub(super) fn read(root: &fsroot::Root, names: &Names) -> Result<Topology, Topol
     Ok(topology)
 }
 
-/// How the groups join GPUs and bridges: a group holding the bridges of more than one GPU slot
-/// (or more than one GPU) is per NPU; groups that only ever join a GPU with its own bridges
-/// are per GPU.
 /// A GPU slot as told from a bridge: chip and `ibm,npu-group-id`, else the bridge's GPU.
 type SlotKey = (Option<u32>, Option<u32>, Option<PciAddress>);
 
+/// How the groups join GPUs and bridges: a group holding more than one GPU, or the bridges
+/// of more than one GPU slot, looks per NPU; one that joins a GPU with its own bridges only
+/// looks per GPU. The majority of the groups holding a GPU decides (ties: per NPU), so that
+/// one misplaced function does not turn a host's verdict.
 fn iommu_grouping(t: &Topology) -> Option<IommuGrouping> {
     let mut slots: BTreeMap<u32, BTreeSet<SlotKey>> = BTreeMap::new();
     let mut gpus: BTreeMap<u32, BTreeSet<PciAddress>> = BTreeMap::new();
@@ -183,17 +184,22 @@ fn iommu_grouping(t: &Topology) -> Option<IommuGrouping> {
             gpus.entry(group).or_default().insert(g.address);
         }
     }
-    let mut joined = false;
+    let (mut per_npu, mut per_gpu) = (0usize, 0usize);
     for (group, members) in &gpus {
         let Some(bridge_slots) = slots.get(group) else {
             continue;
         };
-        joined = true;
         if members.len() > 1 || bridge_slots.len() > 1 {
-            return Some(IommuGrouping::PerNpu);
+            per_npu += 1;
+        } else {
+            per_gpu += 1;
         }
     }
-    joined.then_some(IommuGrouping::PerGpu)
+    match (per_npu, per_gpu) {
+        (0, 0) => None,
+        (n, g) if n >= g => Some(IommuGrouping::PerNpu),
+        _ => Some(IommuGrouping::PerGpu),
+    }
 }
 
 /// What the running kernel does with NVLink2: from its version, the groups (a per-NPU grouping

@@ -393,6 +393,31 @@ impl Topology {
             .is_none_or(Nvlink2Kernel::exposes_bridges)
     }
 
+    /// The ATSD register the running kernel's vfio gives a bridge: its own
+    /// (`ibm,mmio-atsd[link index]`), else, from Linux 5.7, register 0 of its NPU ("Using
+    /// fallback ibm,mmio-atsd[0] for ATSD.", `vfio_pci_nvlink2.c`); `None` when there is none.
+    /// The flag is true when the register is the fallback.
+    pub fn effective_atsd(&self, b: &Bridge) -> Option<(u64, bool)> {
+        if let Some(a) = b.atsd {
+            return Some((a, false));
+        }
+        let fallback = matches!(
+            self.platform.nvlink2_kernel,
+            Some(Nvlink2Kernel::Vfio {
+                atsd_fallback: true,
+                ..
+            })
+        );
+        if !fallback {
+            return None;
+        }
+        self.npus
+            .iter()
+            .find(|n| n.domain == b.address.domain())
+            .and_then(|n| n.atsd.first().copied())
+            .map(|a| (a, true))
+    }
+
     /// The NVLink2 GPUs, in address order.
     pub fn nvlink2_gpus(&self) -> impl Iterator<Item = &Gpu> {
         self.gpus.iter().filter(|g| g.is_nvlink2())

@@ -14,11 +14,15 @@ use std::process::{Command, Output};
 use lsnvlink::audit::Report;
 
 /// Every capture in `testdata/captures`, in the order snapshots are taken.
-pub const CAPTURES: [&str; 6] = [
+pub const CAPTURES: [&str; 10] = [
     "ac922-4gpu-16gb-nvidia",
     "ac922-6gpu-32gb-vfio",
-    "ac922-4gpu-link-down",
+    "ac922-4gpu-eeh-removed",
     "ac922-4gpu-no-gpu-memory",
+    "ac922-4gpu-kernel-5.14",
+    "ac922-2gpu-16gb-nvidia",
+    "ac922-6gpu-16gb-kernel-4.14",
+    "ac922-4gpu-5.10-one-atsd",
     "power9-no-gpu",
     "x86-v100-pcie",
 ];

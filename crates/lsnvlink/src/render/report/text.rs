@@ -44,11 +44,21 @@ fn firmware_line(t: &Topology) -> Option<String> {
     }
     let mut parts = Vec::new();
     if let Some(s) = &f.skiboot {
-        parts.push(format!("skiboot {s}"));
+        parts.push(format!("running skiboot {s}"));
     }
     if !f.versions.is_empty() {
-        let pnor: Vec<String> = f.versions.iter().map(|(k, v)| format!("{k} {v}")).collect();
-        parts.push(format!("PNOR {}", pnor.join(", ")));
+        // The VERSION partition's first line (`version`), then its components.
+        let head = f
+            .versions
+            .get("version")
+            .map_or_else(String::new, |v| format!(" {v}"));
+        let pnor: Vec<String> = f
+            .versions
+            .iter()
+            .filter(|(k, _)| k.as_str() != "version")
+            .map(|(k, v)| format!("{k} {v}"))
+            .collect();
+        parts.push(format!("PNOR{head} ({})", pnor.join(", ")));
     }
     Some(format!("Firmware: {}", parts.join("; ")))
 }
@@ -161,7 +171,7 @@ pub fn text(r: &Report) -> String {
                 .slot
                 .as_deref()
                 .map_or_else(String::new, |s| format!("slot {s}  "));
-            let _ = writeln!(out, "  {slot}{}", bridge_line(b));
+            let _ = writeln!(out, "  {slot}{}", bridge_line(t, b));
             for p in &b.problems {
                 let _ = writeln!(out, "    problem: {p}");
             }
@@ -176,7 +186,7 @@ fn plural(n: usize) -> &'static str {
     if n == 1 { "" } else { "s" }
 }
 
-fn bridge_line(b: &Bridge) -> String {
+fn bridge_line(t: &Topology, b: &Bridge) -> String {
     if !b.on_bus {
         return format!(
             "link {:>2}  bridge {}  {}  not on the PCI bus (device tree {})",
@@ -193,8 +203,11 @@ fn bridge_line(b: &Bridge) -> String {
         speed(b.speed),
         b.driver.as_deref().unwrap_or("none"),
         opt(b.iommu_group),
-        b.atsd
-            .map_or_else(|| "none".to_owned(), |a| format!("{a:#x}")),
+        match t.effective_atsd(b) {
+            Some((a, false)) => format!("{a:#x}"),
+            Some((a, true)) => format!("{a:#x} (fallback to [0])"),
+            None => "none".to_owned(),
+        },
         if b.libvirt.is_nv2_bridge() {
             "yes".to_owned()
         } else {
@@ -263,7 +276,7 @@ fn gpu(t: &Topology, g: &Gpu, out: &mut String) {
     let _ = writeln!(out, "  CPU links: {links}");
     for l in &g.cpu_links {
         if let Some(b) = t.bridge(l.bridge) {
-            let _ = writeln!(out, "    {}", bridge_line(b));
+            let _ = writeln!(out, "    {}", bridge_line(t, b));
         }
     }
     let known = |e: &&crate::topology::NpuEntry| {
