@@ -230,6 +230,7 @@ pub fn audit(t: &Topology) -> Vec<Finding> {
     iommu_group_split(t, &mut out);
     atsd_missing(t, &mut out);
     gpu_memory_offline(t, &mut out);
+    link_inactive(t, &mut out);
     out.sort();
     out.dedup();
     out
@@ -750,6 +751,34 @@ fn gpu_memory_offline(t: &Topology, out: &mut Vec<Finding>) {
                  GPU's RAM is not usable as host memory. The driver onlines it when \
                  nvidia-persistenced runs (`systemctl status nvidia-persistenced`); check \
                  `numactl -H` and the kernel log for onlining errors"
+            ),
+        ));
+    }
+}
+
+fn link_inactive(t: &Topology, out: &mut Vec<Finding>) {
+    for g in &t.gpus {
+        let inactive: Vec<String> = g
+            .link_states
+            .iter()
+            .filter(|l| !l.active)
+            .map(|l| format!("link {} ({})", l.link, l.status))
+            .collect();
+        if inactive.is_empty() {
+            continue;
+        }
+        out.push(finding(
+            g.address,
+            Code::LinkInactive,
+            Severity::Error,
+            format!(
+                "the NVIDIA driver reports {} of its {} NVLinks not up: {}. A link that fails \
+                 training keeps its bridge function, so only the driver sees this. Check \
+                 `nvidia-smi nvlink -s` and `nvidia-smi nvlink -e` on the host, the GPU \
+                 seating, and the driver's log; a retrain needs a reboot",
+                inactive.len(),
+                g.link_states.len(),
+                join(inactive)
             ),
         ));
     }

@@ -69,10 +69,21 @@ fn lspci_text(name: &str) -> String {
 /// `hostname`, `uname`, and with `lspci` a `sos_commands/pci/lspci_-nnvv` made from the
 /// capture's sysfs, but never `/sys/bus/pci`.
 fn sosreport_from(name: &str, layout: Layout, lspci: bool, dir: &Path) -> PathBuf {
+    sosreport_with(name, layout, lspci, &[], dir)
+}
+
+/// As [`sosreport_from`], with `extra` files (path under the top directory, text) added.
+fn sosreport_with(
+    name: &str,
+    layout: Layout,
+    lspci: bool,
+    extra: &[(&str, &str)],
+    dir: &Path,
+) -> PathBuf {
     let bytes = std::fs::read(capture(name)).unwrap();
     let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(bytes.as_slice()));
     let top = format!("sosreport-{name}-2026");
-    let out_path = dir.join(format!("{top}-{}.tar.gz", u8::from(lspci)));
+    let out_path = dir.join(format!("{top}-{}-{}.tar.gz", u8::from(lspci), extra.len()));
     let gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
     let mut out = tar::Builder::new(gz);
     let mut hostname = String::new();
@@ -122,6 +133,9 @@ fn sosreport_from(name: &str, layout: Layout, lspci: bool, dir: &Path) -> PathBu
     );
     if lspci {
         file("sos_commands/pci/lspci_-nnvv", &lspci_text(name));
+    }
+    for (path, text) in extra {
+        file(path, text);
     }
     if let Layout::SysWithLink = layout {
         let mut h = tar::Header::new_gnu();
@@ -398,4 +412,81 @@ fn an_unpacked_sosreport_directory_reads_as_its_tarball() {
         let from_tar = from_sosreport(&tarball);
         assert_eq!(report::json(&from_dir), report::json(&from_tar));
     }
+}
+
+const NVLINK_S: &str = "GPU 0: Tesla V100-SXM2-16GB (UUID: GPU-a)\n\t Link 0: 25.781 GB/s\n\t Link 1: 25.781 GB/s\n\t Link 2: 25.781 GB/s\n\t Link 3: 25.781 GB/s\n\t Link 4: 25.781 GB/s\n\t Link 5: 25.781 GB/s\nGPU 1: Tesla V100-SXM2-16GB (UUID: GPU-b)\n\t Link 0: 25.781 GB/s\n\t Link 1: 25.781 GB/s\n\t Link 2: 25.781 GB/s\n\t Link 3: 25.781 GB/s\n\t Link 4: 25.781 GB/s\n\t Link 5: 25.781 GB/s\nGPU 2: Tesla V100-SXM2-16GB (UUID: GPU-c)\n\t Link 0: 25.781 GB/s\n\t Link 1: 25.781 GB/s\n\t Link 2: <inactive>\n\t Link 3: 25.781 GB/s\n\t Link 4: 25.781 GB/s\n\t Link 5: 25.781 GB/s\n";
+
+#[test]
+fn nvidia_smi_link_states_in_a_sosreport_give_link_inactive() {
+    let dir = tempfile::tempdir().unwrap();
+    let name = "ac922-4gpu-16gb-nvidia";
+    // Without nvidia-smi -q: GPU 2 is the third GPU by PCI address, 0035:03:00.0.
+    let sos = from_sosreport(&sosreport_with(
+        name,
+        Layout::ProcDir,
+        true,
+        &[("sos_commands/nvidia/nvidia-smi_nvlink_-s", NVLINK_S)],
+        dir.path(),
+    ));
+    let inactive: Vec<_> = sos
+        .findings
+        .iter()
+        .filter(|f| f.code == Code::LinkInactive)
+        .collect();
+    assert_eq!(inactive.len(), 1, "{:?}", sos.findings);
+    assert_eq!(inactive[0].subject.to_string(), "0035:03:00.0");
+    assert!(inactive[0].message.contains("link 2 (<inactive>)"));
+    assert!(sos.has_errors());
+    assert!(
+        sos.topology
+            .notes
+            .iter()
+            .any(|n| n.contains("PCI address order"))
+    );
+    // With nvidia-smi -q, its order wins: GPU 2 is whatever -q lists third.
+    let query = "GPU 00000035:04:00.0\n\nGPU 00000035:03:00.0\n\nGPU 00000004:05:00.0\n\nGPU 00000004:04:00.0\n";
+    let sos = from_sosreport(&sosreport_with(
+        name,
+        Layout::ProcDir,
+        true,
+        &[
+            ("sos_commands/nvidia/nvidia-smi_nvlink_-s", NVLINK_S),
+            ("sos_commands/nvidia/nvidia-smi_-q", query),
+        ],
+        dir.path(),
+    ));
+    let subjects: Vec<String> = sos
+        .findings
+        .iter()
+        .filter(|f| f.code == Code::LinkInactive)
+        .map(|f| f.subject.to_string())
+        .collect();
+    assert_eq!(subjects, ["0004:05:00.0"]);
+    // All links up: nothing.
+    let up = NVLINK_S.replace("<inactive>", "25.781 GB/s");
+    let sos = from_sosreport(&sosreport_with(
+        name,
+        Layout::ProcDir,
+        true,
+        &[("sos_commands/nvidia/nvidia-smi_nvlink_-s", up.as_str())],
+        dir.path(),
+    ));
+    assert!(!sos.findings.iter().any(|f| f.code == Code::LinkInactive));
+    assert_eq!(sos.topology.gpus[0].link_states.len(), 6);
+}
+
+#[test]
+fn a_sosreport_of_a_5_14_host_without_lspci_has_no_bridge_functions() {
+    let dir = tempfile::tempdir().unwrap();
+    let sos = from_sosreport(&sosreport_from(
+        "ac922-4gpu-kernel-5.14",
+        Layout::ProcDir,
+        false,
+        dir.path(),
+    ));
+    let t = &sos.topology;
+    assert_eq!(t.bridges.len(), 12);
+    assert!(t.bridges.iter().all(|b| !b.on_bus));
+    let codes: Vec<_> = sos.findings.iter().map(|f| f.code).collect();
+    assert_eq!(codes, [Code::Nvlink2KernelUnsupported]);
 }

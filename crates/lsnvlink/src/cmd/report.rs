@@ -66,7 +66,12 @@ pub struct ReportArgs {
 pub const EXIT_CODES: &str = "\
 Without a command, lsnvlink reports the NVLink2 topology of the host (the live system, or
 --root DIR / --capture FILE): each GPU's links to its CPU and to other GPUs, its memory and
-NUMA node, and the audit findings.
+NUMA node, and the audit findings (docs/findings.md explains each and how to check it).
+
+What it cannot see: whether an NVLink trained. A link that fails training keeps its bridge
+function on the bus and its device-tree nodes; only the NVIDIA driver knows (`nvidia-smi nvlink
+-s`). When a sosreport (--sosreport) holds that output, inactive links become link-inactive
+findings.
 
 Exit codes:
   0  the report was written and no finding is an error

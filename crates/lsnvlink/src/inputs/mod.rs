@@ -7,6 +7,7 @@
 //! [`top_directory`] finds it.
 
 pub mod hwloc;
+pub mod nvidia_smi;
 pub mod sosreport;
 
 use std::path::PathBuf;

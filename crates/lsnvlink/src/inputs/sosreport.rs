@@ -35,7 +35,7 @@ const DT_BASE: &str = "sys/firmware/devicetree/base";
 pub const UNKNOWN_WITHOUT_SYSFS: [&str; 3] = [
     "sosreport: no sysfs, so the PCI functions are the device tree's PCI nodes (domain from \
      the PHB's ibm,opal-phbid, bus, device and function from reg): a function the kernel \
-     removed after boot (a link down) still shows, and link-missing cannot be told",
+     removed after boot (an EEH-removed PE) still shows, and link-missing cannot be told",
     "sosreport: drivers, IOMMU groups and the NUMA node of each PCI function are unknown \
      without sysfs (driver-split and iommu-group-split are not checked)",
     "sosreport: bus numbers are the firmware's (reg); Linux on PowerNV keeps them",
@@ -118,9 +118,11 @@ const NODE_DIR: &str = "sys/devices/system/node";
 /// under its one top-level directory. Everything else (logs, configuration copies: most of a
 /// sosreport's gigabytes) is read past without being held in memory.
 fn wanted(path: &str) -> bool {
-    const KEEP: [&str; 11] = [
+    const KEEP: [&str; 13] = [
         "proc/device-tree",
         NODE_DIR,
+        NVLINK_STATUS,
+        NVIDIA_QUERY,
         DT_BASE,
         "sos_commands/pci/",
         "sos_commands/kernel/uname_-a",
@@ -184,10 +186,67 @@ pub fn read_root(root: &fsroot::Root, names: &pci::Names) -> Result<Topology, In
         &UNKNOWN_WITHOUT_SYSFS
     };
     notes.extend(fixed.iter().map(|s| (*s).to_owned()));
+    link_states(root, &prefix, &mut topology, &mut notes);
     topology.notes.extend(notes);
     topology.notes.sort();
     topology.notes.dedup();
     Ok(topology)
+}
+
+/// Where sos's `nvidia` plugin keeps `nvidia-smi nvlink -s` and `nvidia-smi -q`.
+const NVLINK_STATUS: &str = "sos_commands/nvidia/nvidia-smi_nvlink_-s";
+const NVIDIA_QUERY: &str = "sos_commands/nvidia/nvidia-smi_-q";
+
+/// The NVIDIA driver's link states, from `nvidia-smi nvlink -s`, onto the GPUs: GPU `i` is the
+/// `i`-th address of `nvidia-smi -q`, else the `i`-th NVIDIA GPU by PCI address (nvidia-smi's
+/// own order).
+fn link_states(
+    root: &fsroot::Root,
+    prefix: &str,
+    topology: &mut Topology,
+    notes: &mut Vec<String>,
+) {
+    let Ok(status) = root.read_text(join(prefix, NVLINK_STATUS)) else {
+        return;
+    };
+    let states = super::nvidia_smi::parse_nvlink_status(&status);
+    if states.is_empty() {
+        return;
+    }
+    let by_query = root
+        .read_text(join(prefix, NVIDIA_QUERY))
+        .map(|q| super::nvidia_smi::parse_query_addresses(&q))
+        .unwrap_or_default();
+    let order: Vec<PciAddress> = if by_query.is_empty() {
+        notes.push(format!(
+            "sosreport: no {NVIDIA_QUERY}: nvidia-smi's GPU numbers are taken in PCI address \
+             order, as nvidia-smi numbers them"
+        ));
+        topology
+            .gpus
+            .iter()
+            .filter(|g| g.vendor_id == Some(crate::topology::VENDOR_NVIDIA))
+            .map(|g| g.address)
+            .collect()
+    } else {
+        by_query
+    };
+    for (index, links) in states {
+        let gpu = usize::try_from(index)
+            .ok()
+            .and_then(|i| order.get(i))
+            .and_then(|a| topology.gpus.iter_mut().find(|g| g.address == *a));
+        match gpu {
+            Some(g) => g.link_states = links,
+            None => notes.push(format!(
+                "sosreport: nvidia-smi GPU {index} matches no GPU of the device tree; its link \
+                 states are left out"
+            )),
+        }
+    }
+    notes.push(format!(
+        "sosreport: NVLink training states from {NVLINK_STATUS} (the NVIDIA driver's view)"
+    ));
 }
 
 /// The device tree under `prefix`: `proc/device-tree` (a directory, or a link into the
@@ -257,11 +316,24 @@ fn view(
         .insert_symlink("proc/device-tree", &format!("/{DT_BASE}"))
         .map_err(err)?;
     let lspci = lspci(root, prefix);
+    // A 5.13+ kernel does not probe the NPU PHBs: without lspci to say so, their functions
+    // are left out of the view, as the kernel has none.
+    let npu_probed = kernel_release(root, prefix)
+        .and_then(|k| crate::topology::KernelVersion::parse(&k))
+        .is_none_or(|v| v.nvlink2() != crate::topology::KernelNvlink2::Removed);
     let mut seen = std::collections::BTreeSet::new();
     for node in tree.nodes() {
         let (Ok(vendor), Ok(device)) = (node.u32("vendor-id"), node.u32("device-id")) else {
             continue;
         };
+        if lspci.is_none()
+            && !npu_probed
+            && node
+                .parent()
+                .is_some_and(|p| p.is_compatible("ibm,ioda2-npu2-phb"))
+        {
+            continue;
+        }
         let Some(address) = crate::topology::dt_pci_address(node) else {
             continue;
         };
@@ -358,17 +430,21 @@ fn view(
                 .map_err(err)?;
         }
     }
-    let kernel = first_line(root, prefix, &["proc/sys/kernel/osrelease"]).or_else(|| {
-        // `uname -a`: "Linux HOST RELEASE …".
-        first_line(root, prefix, &["uname", "sos_commands/kernel/uname_-a"])
-            .and_then(|l| l.split_whitespace().nth(2).map(str::to_owned))
-    });
-    if let Some(k) = kernel {
+    if let Some(k) = kernel_release(root, prefix) {
         files
             .insert_file("proc/sys/kernel/osrelease", format!("{k}\n").into_bytes())
             .map_err(err)?;
     }
     Ok((to_tar(&files).map_err(|e| e.to_string())?, notes))
+}
+
+/// The kernel release: `proc/sys/kernel/osrelease`, else the third word of `uname -a`
+/// ("Linux HOST RELEASE …").
+fn kernel_release(root: &fsroot::Root, prefix: &str) -> Option<String> {
+    first_line(root, prefix, &["proc/sys/kernel/osrelease"]).or_else(|| {
+        first_line(root, prefix, &["uname", "sos_commands/kernel/uname_-a"])
+            .and_then(|l| l.split_whitespace().nth(2).map(str::to_owned))
+    })
 }
 
 /// A plain tar of `files` (sorted, as the tree keeps them).

@@ -266,6 +266,7 @@ fn plain_gpu(d: &Device, names: &Names) -> Gpu {
         gpu_links: Vec::new(),
         vfio: Vec::new(),
         numa_status: None,
+        link_states: Vec::new(),
         problems: d.errors.iter().map(ToString::to_string).collect(),
     }
 }

@@ -213,6 +213,9 @@ pub struct Gpu {
     pub vfio: Vec<nv2::VfioProblem>,
     /// The NVIDIA driver's `numa_status` for this GPU, when the driver is loaded.
     pub numa_status: Option<NumaStatus>,
+    /// The NVIDIA driver's NVLink training states (`nvidia-smi nvlink -s`, from a sosreport);
+    /// empty when unknown: sysfs and the device tree cannot show them.
+    pub link_states: Vec<crate::inputs::nvidia_smi::LinkState>,
     /// What could not be read about this GPU.
     pub problems: Vec<String>,
 }
