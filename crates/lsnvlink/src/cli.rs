@@ -106,7 +106,10 @@ pub fn main() -> ExitCode {
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("lsnvlink: {e:#}");
+            // Messages quote file names and values from the input: no control character
+            // reaches the terminal raw.
+            let message = crate::render::escape::esc(&format!("{e:#}")).into_owned();
+            eprintln!("lsnvlink: {message}");
             ExitCode::from(2)
         }
     }

@@ -9,6 +9,18 @@
 // The command modules (`cmd/`) name this crate `lsnvlink::…`, as they did from the binary.
 extern crate self as lsnvlink;
 
+/// `writeln!` for text bound for a terminal: the formatted line is written through
+/// [`render::escape::line`], so control characters in it (a newline or an escape sequence
+/// inside a host name) are shown as escapes.
+macro_rules! wln {
+    ($out:expr, $($arg:tt)*) => {
+        {
+            use $crate::render::escape::LineWrite as _;
+            $out.write_line(format_args!($($arg)*))
+        }
+    };
+}
+
 pub mod audit;
 pub mod capture;
 pub mod cli;

@@ -41,7 +41,14 @@ fn gpus_text(s: &Shape) -> String {
 /// One line per host (`HOST MODEL GPUS CPU-LINKS GPU-LINKS FINDINGS SOURCE`, columns padded),
 /// then a summary: how many hosts, the majority, each host that differs and why, unreadable
 /// inputs.
+///
+/// Control characters from the host (in names, paths, messages) are shown as escapes
+/// ([`crate::render::escape`]).
 pub fn text(fleet: &Fleet) -> String {
+    crate::render::escape::terminal_safe(text_raw(fleet))
+}
+
+fn text_raw(fleet: &Fleet) -> String {
     let header = [
         "HOST",
         "MODEL",
@@ -57,14 +64,17 @@ pub fn text(fleet: &Fleet) -> String {
             let s = &h.shape;
             let readable = h.error.is_none();
             let num = |v: String| if readable { v } else { "-".to_owned() };
+            // Cells from the host (its name, model, source path) are escaped before their
+            // width is measured: a newline in a host name cannot start a line of its own.
+            let esc = |v: String| crate::render::escape::esc(&v).into_owned();
             [
-                h.name(),
-                s.model.clone().unwrap_or_else(|| "-".to_owned()),
+                esc(h.name()),
+                esc(s.model.clone().unwrap_or_else(|| "-".to_owned())),
                 num(gpus_text(s)),
                 num(s.cpu_links.to_string()),
                 num(s.gpu_links.to_string()),
-                findings_text(h),
-                h.source.display().to_string(),
+                esc(findings_text(h)),
+                esc(h.source.display().to_string()),
             ]
         })
         .collect();
@@ -100,7 +110,7 @@ pub fn text(fleet: &Fleet) -> String {
     }
     out.push('\n');
     let readable = fleet.hosts.len() - fleet.unreadable().count();
-    let _ = writeln!(
+    let _ = wln!(
         out,
         "{} host{} ({readable} read), {} with error findings.",
         fleet.hosts.len(),
@@ -108,7 +118,7 @@ pub fn text(fleet: &Fleet) -> String {
         fleet.with_errors()
     );
     if let Some((shape, n)) = &fleet.majority {
-        let _ = writeln!(
+        let _ = wln!(
             out,
             "Majority ({n} of {readable}): {}, {} GPUs, {} CPU links, {} GPU links, {}.",
             shape.model.as_deref().unwrap_or("no model"),
@@ -141,9 +151,9 @@ pub fn text(fleet: &Fleet) -> String {
     } else if differing.is_empty() {
         out.push_str("Every readable host matches the majority.\n");
     } else {
-        let _ = writeln!(out, "Differ from the majority ({}):", differing.len());
+        let _ = wln!(out, "Differ from the majority ({}):", differing.len());
         for (h, d) in &differing {
-            let _ = writeln!(
+            let _ = wln!(
                 out,
                 "  {} ({}): {}",
                 h.name(),
@@ -154,14 +164,14 @@ pub fn text(fleet: &Fleet) -> String {
     }
     let unreadable: Vec<&Host> = fleet.unreadable().collect();
     if !unreadable.is_empty() {
-        let _ = writeln!(out, "Unreadable ({}):", unreadable.len());
+        let _ = wln!(out, "Unreadable ({}):", unreadable.len());
         for h in unreadable {
             let source = h.source.display().to_string();
             let e = h.error.as_deref().unwrap_or("");
             if e.contains(&source) {
-                let _ = writeln!(out, "  {e}");
+                let _ = wln!(out, "  {e}");
             } else {
-                let _ = writeln!(out, "  {source}: {e}");
+                let _ = wln!(out, "  {source}: {e}");
             }
         }
     }

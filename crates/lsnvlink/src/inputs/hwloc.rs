@@ -172,10 +172,16 @@ pub fn read_root(root: &fsroot::Root) -> Result<NumaFacts, InputError> {
 }
 
 /// The facts as text: one line per NUMA node, then the NVIDIA driver's GPU memory nodes.
+///
+/// Control characters from the host (in names, paths, messages) are shown as escapes
+/// ([`crate::render::escape`]).
 pub fn text(f: &NumaFacts) -> String {
-    use std::fmt::Write as _;
+    crate::render::escape::terminal_safe(text_raw(f))
+}
+
+fn text_raw(f: &NumaFacts) -> String {
     let mut out = String::new();
-    let _ = writeln!(
+    let _ = wln!(
         out,
         "NUMA (hwloc capture{}): {} node{}",
         f.platform
@@ -205,10 +211,10 @@ pub fn text(f: &NumaFacts) -> String {
         } else {
             format!(", GPU memory of {}", gpu.join(", "))
         };
-        let _ = writeln!(out, "  node {:>3}: {cpus}, {mem}{gpu}", n.id);
+        let _ = wln!(out, "  node {:>3}: {cpus}, {mem}{gpu}", n.id);
     }
     for g in &f.nvidia_gpus {
-        let _ = writeln!(
+        let _ = wln!(
             out,
             "  GPU {}: node {}, {}{}",
             g.address,

@@ -33,10 +33,17 @@ fn plural(n: u64, one: &str) -> String {
 }
 
 /// The budget as text: the guest, its PHBs and devices, each term, the limit, the layout.
+///
+/// Control characters from the host (in names, paths, messages) are shown as escapes
+/// ([`crate::render::escape`]).
 pub fn text(b: &Budget) -> String {
+    crate::render::escape::terminal_safe(text_raw(b))
+}
+
+fn text_raw(b: &Budget) -> String {
     let mut out = String::new();
     let g = &b.guest;
-    let _ = writeln!(
+    let _ = wln!(
         out,
         "memlock budget, libvirt {}: {} {} guest{}{}",
         b.release,
@@ -58,23 +65,25 @@ pub fn text(b: &Budget) -> String {
     if let Some(c) = g.current_memory_kib {
         let _ = write!(out, ", currentMemory {c} KiB (never used)");
     }
-    let _ = writeln!(out);
+    out.push('\n');
     let path = if b.ppc64_path {
         "ppc64 formula"
     } else {
         "generic path"
     };
-    let _ = writeln!(out, "path: {path}");
+    let _ = wln!(out, "path: {path}");
 
     if !b.phbs.is_empty() {
         if b.ppc64_path {
-            let _ = writeln!(out, "\nPHBs counted: {}", b.phb_count);
+            out.push('\n');
+            let _ = wln!(out, "PHBs counted: {}", b.phb_count);
         } else {
-            let _ = writeln!(out, "\nPHBs (the generic path does not count them):");
+            out.push('\n');
+            let _ = wln!(out, "PHBs (the generic path does not count them):");
         }
         for p in &b.phbs {
             let devices: Vec<String> = p.hostdevs.iter().map(ToString::to_string).collect();
-            let _ = writeln!(
+            let _ = wln!(
                 out,
                 "  PHB {} ({}, vPHB {}{}){}{}",
                 p.index,
@@ -86,11 +95,13 @@ pub fn text(b: &Budget) -> String {
             );
         }
     } else if b.ppc64_path {
-        let _ = writeln!(out, "\nPHBs counted: {}", b.phb_count);
+        out.push('\n');
+        let _ = wln!(out, "PHBs counted: {}", b.phb_count);
     }
 
     if !b.hostdevs.is_empty() {
-        let _ = writeln!(out, "\nassigned PCI devices:");
+        out.push('\n');
+        let _ = wln!(out, "assigned PCI devices:");
         for h in &b.hostdevs {
             let group = h.iommu_group.map_or_else(
                 || "IOMMU group ?".to_owned(),
@@ -101,12 +112,13 @@ pub fn text(b: &Budget) -> String {
             if h.nv2_bridge {
                 tags.push("NV2 bridge");
             }
-            let _ = writeln!(out, "  {}  {group}  {}", h.address, tags.join(", "));
+            let _ = wln!(out, "  {}  {group}  {}", h.address, tags.join(", "));
         }
     }
-    let _ = writeln!(
+    out.push('\n');
+    let _ = wln!(
         out,
-        "\nNVLink2 branch: {}",
+        "NVLink2 branch: {}",
         if b.nv2_bridges.is_empty() {
             "no (no assigned device passes libvirt's NV2-bridge test)".to_owned()
         } else {
@@ -115,9 +127,10 @@ pub fn text(b: &Budget) -> String {
         }
     );
 
-    let _ = writeln!(out, "\nterms (KiB):");
+    out.push('\n');
+    let _ = wln!(out, "terms (KiB):");
     let row = |out: &mut String, name: &str, what: &str, v: u64| {
-        let _ = writeln!(out, "  {name:<13} {what:<44} {v:>15}");
+        let _ = wln!(out, "  {name:<13} {what:<44} {v:>15}");
     };
     match b.computation.terms {
         Terms::Ppc64 {
@@ -190,10 +203,10 @@ pub fn text(b: &Budget) -> String {
     }
 
     let c = &b.computation;
-    let _ = writeln!(out);
+    out.push('\n');
     match c.limit {
         Limit::Bytes(bytes) => {
-            let _ = writeln!(
+            let _ = wln!(
                 out,
                 "limit: {bytes} bytes ({} GiB), branch {}",
                 gib(bytes),
@@ -201,12 +214,12 @@ pub fn text(b: &Budget) -> String {
             );
         }
         Limit::Unlimited => {
-            let _ = writeln!(out, "limit: unlimited, branch {}", c.branch.as_str());
+            let _ = wln!(out, "limit: unlimited, branch {}", c.branch.as_str());
         }
     }
     if let (Some(covers), Some(hard)) = (c.hard_limit_covers(), c.limit_bytes()) {
         let verdict = if covers { "covers" } else { "is BELOW" };
-        let _ = writeln!(
+        let _ = wln!(
             out,
             "hard_limit {hard} bytes {verdict} the formula's {} bytes ({} GiB)",
             c.formula_bytes,
@@ -217,9 +230,10 @@ pub fn text(b: &Budget) -> String {
     if let Some(layout) = &b.layout
         && !layout.vphbs.is_empty()
     {
-        let _ = writeln!(out, "\nguest layout (QEMU 4.1 to 8.1):");
+        out.push('\n');
+        let _ = wln!(out, "guest layout (QEMU 4.1 to 8.1):");
         for v in &layout.vphbs {
-            let _ = writeln!(
+            let _ = wln!(
                 out,
                 "  vPHB {}: GPU RAM window {}, ATSD window {}",
                 v.vphb,
@@ -228,7 +242,7 @@ pub fn text(b: &Budget) -> String {
             );
             for gpu in &v.gpus {
                 let links: Vec<String> = gpu.links.iter().map(ToString::to_string).collect();
-                let _ = writeln!(
+                let _ = wln!(
                     out,
                     "    GPU {} RAM {}-{} ({} GiB), guest NUMA node {}, links {}",
                     gpu.address,
@@ -244,7 +258,7 @@ pub fn text(b: &Budget) -> String {
                 );
             }
             for a in &v.atsd {
-                let _ = writeln!(
+                let _ = wln!(
                     out,
                     "    ATSD {} at {} (host register {}{})",
                     a.bridge,
@@ -261,9 +275,10 @@ pub fn text(b: &Budget) -> String {
     }
 
     if !b.warnings.is_empty() {
-        let _ = writeln!(out, "\nwarnings:");
+        out.push('\n');
+        let _ = wln!(out, "warnings:");
         for w in &b.warnings {
-            let _ = writeln!(out, "  - {w}");
+            let _ = wln!(out, "  - {w}");
         }
     }
     out

@@ -27,9 +27,20 @@ fn hex4(v: Option<u16>) -> String {
 
 /// One line per device, as `lspci -nnD` (or `lspci -nD` with [`Ids::Numeric`]) prints it.
 /// A value that could not be read shows as `????`.
+///
+/// Control characters from the host (in names, paths, messages) are shown as escapes
+/// ([`crate::render::escape`]).
 pub fn list(pci: &Pci, ids: Ids<'_>) -> String {
-    let mut out = String::with_capacity(pci.devices.len() * 80);
+    crate::render::escape::terminal_safe(list_raw(pci, ids))
+}
+
+fn list_raw(pci: &Pci, ids: Ids<'_>) -> String {
+    let mut all = String::with_capacity(pci.devices.len() * 80);
     for d in &pci.devices {
+        // One line per device, built apart so that a control character in a pci.ids name
+        // is escaped on its own line.
+        let mut line = String::with_capacity(80);
+        let out = &mut line;
         let _ = write!(out, "{} ", d.address);
         match (ids, d.class) {
             (Ids::Named(names), Some(class)) => out.push_str(&names.class_nn(class.code())),
@@ -54,16 +65,24 @@ pub fn list(pci: &Pci, ids: Ids<'_>) -> String {
         if let Some(rev) = d.revision.filter(|&r| r != 0) {
             let _ = write!(out, " (rev {rev:02x})");
         }
-        out.push('\n');
+        all.push_str(&crate::render::escape::esc(&line));
+        all.push('\n');
     }
-    out
+    all
 }
 
 /// Records of `Tag:\tvalue` lines, as `lspci -vmmnnDk` prints them, for the tags lsnvlink
 /// knows: Slot, Class, Vendor, Device, SVendor, SDevice, PhySlot, Rev, ProgIf, Driver,
 /// NUMANode, DTNode, IOMMUGroup (not Module, which needs the kernel's module tables). A value
 /// that could not be read leaves its tag out.
+///
+/// Control characters from the host (in names, paths, messages) are shown as escapes
+/// ([`crate::render::escape`]).
 pub fn vmm(pci: &Pci, ids: Ids<'_>) -> String {
+    crate::render::escape::terminal_safe(vmm_raw(pci, ids))
+}
+
+fn vmm_raw(pci: &Pci, ids: Ids<'_>) -> String {
     let mut out = String::with_capacity(pci.devices.len() * 200);
     for d in &pci.devices {
         vmm_record(&mut out, d, ids);
@@ -73,7 +92,7 @@ pub fn vmm(pci: &Pci, ids: Ids<'_>) -> String {
 }
 
 fn vmm_record(out: &mut String, d: &Device, ids: Ids<'_>) {
-    let _ = writeln!(out, "Slot:\t{}", d.address);
+    let _ = wln!(out, "Slot:\t{}", d.address);
     let names = match ids {
         Ids::Named(names) => Some(names),
         Ids::Numeric => None,
@@ -81,22 +100,22 @@ fn vmm_record(out: &mut String, d: &Device, ids: Ids<'_>) {
     if let Some(class) = d.class {
         match names {
             Some(n) => {
-                let _ = writeln!(out, "Class:\t{}", n.class_nn(class.code()));
+                let _ = wln!(out, "Class:\t{}", n.class_nn(class.code()));
             }
             None => {
-                let _ = writeln!(out, "Class:\t{:04x}", class.base_sub());
+                let _ = wln!(out, "Class:\t{:04x}", class.base_sub());
             }
         }
     }
     if let Some(v) = d.vendor_id {
         let shown = names.map_or_else(|| format!("{v:04x}"), |n| n.vendor_nn(v));
-        let _ = writeln!(out, "Vendor:\t{shown}");
+        let _ = wln!(out, "Vendor:\t{shown}");
         if let Some(dev) = d.device_id {
             let shown = names.map_or_else(|| format!("{dev:04x}"), |n| n.device_nn(v, dev));
-            let _ = writeln!(out, "Device:\t{shown}");
+            let _ = wln!(out, "Device:\t{shown}");
         }
     } else if let Some(dev) = d.device_id {
-        let _ = writeln!(out, "Device:\tDevice [{dev:04x}]");
+        let _ = wln!(out, "Device:\tDevice [{dev:04x}]");
     }
     // lspci shows subsystem ids only when the vendor is neither 0 nor ffff (lspci.c
     // show_machine).
@@ -106,42 +125,49 @@ fn vmm_record(out: &mut String, d: &Device, ids: Ids<'_>) {
     {
         match (names, d.vendor_id, d.device_id) {
             (Some(n), Some(v), Some(dev)) => {
-                let _ = writeln!(out, "SVendor:\t{}", n.subsystem_vendor_nn(sv));
-                let _ = writeln!(out, "SDevice:\t{}", n.subsystem_device_nn(v, dev, sv, sd));
+                let _ = wln!(out, "SVendor:\t{}", n.subsystem_vendor_nn(sv));
+                let _ = wln!(out, "SDevice:\t{}", n.subsystem_device_nn(v, dev, sv, sd));
             }
             _ => {
-                let _ = writeln!(out, "SVendor:\t{sv:04x}");
-                let _ = writeln!(out, "SDevice:\t{sd:04x}");
+                let _ = wln!(out, "SVendor:\t{sv:04x}");
+                let _ = wln!(out, "SDevice:\t{sd:04x}");
             }
         }
     }
     if let Some(slot) = &d.slot {
-        let _ = writeln!(out, "PhySlot:\t{slot}");
+        let _ = wln!(out, "PhySlot:\t{slot}");
     }
     if let Some(rev) = d.revision.filter(|&r| r != 0) {
-        let _ = writeln!(out, "Rev:\t{rev:02x}");
+        let _ = wln!(out, "Rev:\t{rev:02x}");
     }
     if let Some(class) = d.class {
-        let _ = writeln!(out, "ProgIf:\t{:02x}", class.prog_if());
+        let _ = wln!(out, "ProgIf:\t{:02x}", class.prog_if());
     }
     if let Some(driver) = &d.driver {
-        let _ = writeln!(out, "Driver:\t{driver}");
+        let _ = wln!(out, "Driver:\t{driver}");
     }
     if let Some(node) = d.numa_node {
-        let _ = writeln!(out, "NUMANode:\t{node}");
+        let _ = wln!(out, "NUMANode:\t{node}");
     }
     if let Some(of_node) = &d.of_node {
         // lspci prints the resolved link, which on a live host is under this directory.
-        let _ = writeln!(out, "DTNode:\t{}{of_node}", pci::DEVICE_TREE_BASE);
+        let _ = wln!(out, "DTNode:\t{}{of_node}", pci::DEVICE_TREE_BASE);
     }
     if let Some(group) = d.iommu_group {
-        let _ = writeln!(out, "IOMMUGroup:\t{group}");
+        let _ = wln!(out, "IOMMUGroup:\t{group}");
     }
 }
 
 /// The bus tree, drawn as `lspci -t` draws it: root buses as `[DDDD:BB]`, bridges with the
 /// buses behind them (`-[01-05]-`, from configuration space), functions as `DD.F`.
+///
+/// Control characters from the host (in names, paths, messages) are shown as escapes
+/// ([`crate::render::escape`]).
 pub fn tree(pci: &Pci, tree: &Tree) -> String {
+    crate::render::escape::terminal_safe(tree_raw(pci, tree))
+}
+
+fn tree_raw(pci: &Pci, tree: &Tree) -> String {
     let mut out = String::new();
     let mut line = String::from("-");
     let roots = tree.roots();

@@ -35,11 +35,18 @@ fn cell(a: &Gpu, b: &Gpu) -> String {
 
 /// The matrix: GPUs × GPUs (`X`, `NV#`, `PIX`, `PXB`, `NODE`, `SYS`), then the CPU-link
 /// count, the GPU's NUMA affinity and its memory's NUMA node, then the legend.
+///
+/// Control characters from the host (in names, paths, messages) are shown as escapes
+/// ([`crate::render::escape`]).
 pub fn matrix(r: &Report) -> String {
+    crate::render::escape::terminal_safe(matrix_raw(r))
+}
+
+fn matrix_raw(r: &Report) -> String {
     let t = &r.topology;
     let mut out = String::new();
     if !t.has_nvlink2() {
-        let _ = writeln!(out, "{}", no_nvlink2_sentence(t));
+        let _ = wln!(out, "{}", no_nvlink2_sentence(t));
         return out;
     }
     let labels: Vec<String> = t.gpus.iter().map(|g| gpu_label(t, g.address)).collect();
@@ -53,7 +60,7 @@ pub fn matrix(r: &Report) -> String {
         "{:<11}{:<15}GPU NUMA ID",
         "CPU Links", "NUMA Affinity"
     );
-    let _ = writeln!(out, "{}", header.trim_end());
+    let _ = wln!(out, "{}", header.trim_end());
     for (g, label) in t.gpus.iter().zip(&labels) {
         let mut row = format!("{label:width$}");
         for other in &t.gpus {
@@ -81,11 +88,11 @@ pub fn matrix(r: &Report) -> String {
             _ => "N/A".to_owned(),
         };
         let _ = write!(row, "{cpu:<11}{numa:<15}{mem}");
-        let _ = writeln!(out, "{}", row.trim_end());
+        let _ = wln!(out, "{}", row.trim_end());
     }
     out.push('\n');
     for (g, label) in t.gpus.iter().zip(&labels) {
-        let _ = writeln!(
+        let _ = wln!(
             out,
             "{label} = {} {}{}",
             g.address,
@@ -98,9 +105,10 @@ pub fn matrix(r: &Report) -> String {
         .iter()
         .any(|g| g.gpu_links.iter().any(|l| l.inferred))
     {
-        let _ = writeln!(
+        out.push('\n');
+        let _ = wln!(
             out,
-            "\nGPU-to-GPU NV# inferred from the Witherspoon wiring ({}): the firmware has no \
+            "GPU-to-GPU NV# inferred from the Witherspoon wiring ({}): the firmware has no \
              ibm,nvlink-peers.",
             t.wiring.map_or("unknown", |w| w.label())
         );
@@ -133,9 +141,10 @@ pub fn matrix(r: &Report) -> String {
         .filter(|f| f.severity == crate::audit::Severity::Error)
         .count();
     if !r.findings.is_empty() {
-        let _ = writeln!(
+        out.push('\n');
+        let _ = wln!(
             out,
-            "\n{} finding{} ({errors} error{}): see the text report.",
+            "{} finding{} ({errors} error{}): see the text report.",
             r.findings.len(),
             if r.findings.len() == 1 { "" } else { "s" },
             if errors == 1 { "" } else { "s" }

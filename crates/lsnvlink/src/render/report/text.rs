@@ -102,17 +102,24 @@ fn kernel_line(t: &Topology) -> Option<String> {
 
 /// The text report: host summary, NPUs, each GPU with its memory and links, unattached
 /// bridges, findings and notes.
+///
+/// Control characters from the host (in names, paths, messages) are shown as escapes
+/// ([`crate::render::escape`]).
 pub fn text(r: &Report) -> String {
+    crate::render::escape::terminal_safe(text_raw(r))
+}
+
+fn text_raw(r: &Report) -> String {
     let t = &r.topology;
     let mut out = String::new();
     if !t.has_nvlink2() {
-        let _ = writeln!(out, "{}", no_nvlink2_sentence(t));
+        let _ = wln!(out, "{}", no_nvlink2_sentence(t));
         findings_and_notes(r, &mut out);
         return out;
     }
-    let _ = writeln!(out, "{}", host_line(t));
+    let _ = wln!(out, "{}", host_line(t));
     for line in [firmware_line(t), kernel_line(t)].into_iter().flatten() {
-        let _ = writeln!(out, "{line}");
+        let _ = wln!(out, "{line}");
     }
     let nv = t.nvlink2_gpus().count();
     let on_bus = t.bridges_on_bus().count();
@@ -132,9 +139,9 @@ pub fn text(r: &Report) -> String {
     if let Some(w) = t.wiring {
         let _ = write!(summary, "; wiring {} (highest ibm,npu-group-id)", w.label());
     }
-    let _ = writeln!(out, "{summary}");
+    let _ = wln!(out, "{summary}");
     for n in &t.npus {
-        let _ = writeln!(
+        let _ = wln!(
             out,
             "NPU {:04x} {}: chip {}, {} links, {} ATSD register{}",
             n.domain,
@@ -165,15 +172,16 @@ pub fn text(r: &Report) -> String {
         if list.is_empty() {
             continue;
         }
-        let _ = writeln!(out, "\n{title}");
+        out.push('\n');
+        let _ = wln!(out, "{title}");
         for b in list {
             let slot = b
                 .slot
                 .as_deref()
                 .map_or_else(String::new, |s| format!("slot {s}  "));
-            let _ = writeln!(out, "  {slot}{}", bridge_line(t, b));
+            let _ = wln!(out, "  {slot}{}", bridge_line(t, b));
             for p in &b.problems {
-                let _ = writeln!(out, "    problem: {p}");
+                let _ = wln!(out, "    problem: {p}");
             }
         }
     }
@@ -221,14 +229,14 @@ fn gpu(t: &Topology, g: &Gpu, out: &mut String) {
         (Some(v), Some(d)) => format!(" [{v:04x}:{d:04x}]"),
         _ => String::new(),
     };
-    let _ = writeln!(
+    let _ = wln!(
         out,
         "{} {} {}{ids}",
         gpu_label(t, g.address),
         g.address,
         g.name
     );
-    let _ = writeln!(
+    let _ = wln!(
         out,
         "  slot {}, chip {}, NUMA node {}, driver {}, IOMMU group {}",
         g.slot.as_deref().unwrap_or("?"),
@@ -239,7 +247,7 @@ fn gpu(t: &Topology, g: &Gpu, out: &mut String) {
     );
     match &g.memory {
         Some(Ok(m)) => {
-            let _ = writeln!(
+            let _ = wln!(
                 out,
                 "  memory: {} at {:#x}, tgt {}, NUMA node {} ({}){}",
                 memory_size_text(m),
@@ -255,10 +263,10 @@ fn gpu(t: &Topology, g: &Gpu, out: &mut String) {
             );
         }
         Some(Err(why)) => {
-            let _ = writeln!(out, "  memory: MISSING: {why}");
+            let _ = wln!(out, "  memory: MISSING: {why}");
         }
         None => {
-            let _ = writeln!(out, "  memory: none (no NVLink bridges)");
+            let _ = wln!(out, "  memory: none (no NVLink bridges)");
         }
     }
     let listed = g.npu.as_ref().map_or(0, Vec::len).max(g.cpu_links.len());
@@ -273,10 +281,10 @@ fn gpu(t: &Topology, g: &Gpu, out: &mut String) {
     } else {
         on_bus.to_string()
     };
-    let _ = writeln!(out, "  CPU links: {links}");
+    let _ = wln!(out, "  CPU links: {links}");
     for l in &g.cpu_links {
         if let Some(b) = t.bridge(l.bridge) {
-            let _ = writeln!(out, "    {}", bridge_line(t, b));
+            let _ = wln!(out, "    {}", bridge_line(t, b));
         }
     }
     let known = |e: &&crate::topology::NpuEntry| {
@@ -286,18 +294,18 @@ fn gpu(t: &Topology, g: &Gpu, out: &mut String) {
                 .any(|b| b.dt_path.is_some() && b.dt_path == e.dt_path)
     };
     for e in g.npu.iter().flatten().filter(|e| !known(e)) {
-        let _ = writeln!(
+        let _ = wln!(
             out,
             "    missing: {} (listed in ibm,npu, no NVLink bridge)",
             e.dt_path.as_deref().unwrap_or("a phandle naming no node")
         );
     }
     if g.gpu_links.is_empty() {
-        let _ = writeln!(out, "  GPU links: none");
+        let _ = wln!(out, "  GPU links: none");
     } else {
-        let _ = writeln!(out, "  GPU links:");
+        let _ = wln!(out, "  GPU links:");
         for l in &g.gpu_links {
-            let _ = writeln!(
+            let _ = wln!(
                 out,
                 "    {} {}  NV{}{}",
                 gpu_label(t, l.peer),
@@ -312,7 +320,7 @@ fn gpu(t: &Topology, g: &Gpu, out: &mut String) {
         }
     }
     for p in &g.problems {
-        let _ = writeln!(out, "  problem: {p}");
+        let _ = wln!(out, "  problem: {p}");
     }
 }
 
@@ -321,7 +329,7 @@ fn findings_and_notes(r: &Report, out: &mut String) {
     if r.findings.is_empty() {
         // A host without NVLink2 gets its one sentence only.
         if r.topology.has_nvlink2() {
-            let _ = writeln!(out, "Findings: none");
+            let _ = wln!(out, "Findings: none");
         }
     } else {
         let (e, w, i) = (
@@ -329,14 +337,14 @@ fn findings_and_notes(r: &Report, out: &mut String) {
             count(Severity::Warning),
             count(Severity::Info),
         );
-        let _ = writeln!(
+        let _ = wln!(
             out,
             "Findings: {e} error{}, {w} warning{}, {i} info",
             plural(e),
             plural(w)
         );
         for f in &r.findings {
-            let _ = writeln!(
+            let _ = wln!(
                 out,
                 "  {:<7} {} {}: {}",
                 f.severity.as_str(),
@@ -347,9 +355,9 @@ fn findings_and_notes(r: &Report, out: &mut String) {
         }
     }
     if !r.topology.notes.is_empty() {
-        let _ = writeln!(out, "Notes:");
+        let _ = wln!(out, "Notes:");
         for n in &r.topology.notes {
-            let _ = writeln!(out, "  {n}");
+            let _ = wln!(out, "  {n}");
         }
     }
 }

@@ -1,0 +1,146 @@
+//! Untrusted text on its way to a terminal. Host names, models, device-tree strings, pci.ids
+//! names, driver and file names all come from the host or capture being read; printed raw, an
+//! escape sequence (`ESC [ …`) would drive the reader's terminal and a newline would forge a
+//! line of output (a fleet line, a finding). Text renderers pass each such value through
+//! [`esc`], which shows control characters as escapes (`\x1b`, `\n`), and their whole output
+//! through [`terminal_safe`], which does the same for every control character but the line
+//! feeds the renderer wrote itself. JSON, Prometheus and dot output have their own quoting and
+//! are left alone.
+
+use std::borrow::Cow;
+use std::fmt::{self, Write as _};
+
+/// Whether `c` must not reach a terminal as it is: C0 controls, DEL, C1 controls, and the
+/// Unicode bidirectional overrides and isolates (which reorder what is shown: "Trojan Source",
+/// CVE-2021-42574).
+fn is_unsafe(c: char) -> bool {
+    c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+
+fn push_escaped(out: &mut String, c: char) {
+    match c {
+        '\n' => out.push_str("\\n"),
+        '\r' => out.push_str("\\r"),
+        '\t' => out.push_str("\\t"),
+        c if (c as u32) < 0x100 => {
+            let _ = write!(out, "\\x{:02x}", c as u32);
+        }
+        c => {
+            let _ = write!(out, "\\u{{{:04x}}}", c as u32);
+        }
+    }
+}
+
+/// `s` with every control character (newlines and tabs included) shown as an escape; borrowed
+/// when there is none.
+pub fn esc(s: &str) -> Cow<'_, str> {
+    if !s.chars().any(is_unsafe) {
+        return Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        if is_unsafe(c) {
+            push_escaped(&mut out, c);
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// Writes one line: `args` formatted, with every control character but the tab (a column
+/// separator in `lspci -vmm` records) shown as an escape, then a line feed. What the `wln!`
+/// macro of the text renderers calls.
+pub fn line<W: fmt::Write + ?Sized>(out: &mut W, args: fmt::Arguments<'_>) -> fmt::Result {
+    let text = match args.as_str() {
+        Some(s) => Cow::Borrowed(s),
+        None => Cow::Owned(args.to_string()),
+    };
+    if text.chars().any(|c| is_unsafe(c) && c != '\t') {
+        for c in text.chars() {
+            if is_unsafe(c) && c != '\t' {
+                let mut e = String::new();
+                push_escaped(&mut e, c);
+                out.write_str(&e)?;
+            } else {
+                out.write_char(c)?;
+            }
+        }
+    } else {
+        out.write_str(&text)?;
+    }
+    out.write_char('\n')
+}
+
+/// [`line`] as a method of any [`fmt::Write`], so that `wln!` takes a `String` or a
+/// `&mut String` as `writeln!` does.
+pub trait LineWrite: fmt::Write {
+    /// Writes `args` as one escaped line ([`line`]).
+    fn write_line(&mut self, args: fmt::Arguments<'_>) -> fmt::Result {
+        line(self, args)
+    }
+}
+
+impl<T: fmt::Write + ?Sized> LineWrite for T {}
+
+/// A renderer's whole output with every control character but `\n` and `\t` shown as an
+/// escape (the renderer's own line and column breaks stay); unchanged, without copying, when
+/// there is none.
+pub fn terminal_safe(text: String) -> String {
+    if !text.chars().any(|c| is_unsafe(c) && c != '\n' && c != '\t') {
+        return text;
+    }
+    let mut out = String::with_capacity(text.len() + 16);
+    for c in text.chars() {
+        if is_unsafe(c) && c != '\n' && c != '\t' {
+            push_escaped(&mut out, c);
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn controls_are_shown_not_sent() {
+        assert_eq!(esc("wsp1"), "wsp1");
+        assert!(matches!(esc("wsp1"), Cow::Borrowed(_)));
+        assert_eq!(esc("a\x1b[31mb"), "a\\x1b[31mb");
+        assert_eq!(esc("host\nforged line"), "host\\nforged line");
+        assert_eq!(esc("\u{9b}2J"), "\\x9b2J");
+        assert_eq!(esc("x\u{202e}y"), "x\\u{202e}y");
+        assert_eq!(esc("\u{7f}"), "\\x7f");
+        assert_eq!(esc("GV100GL [Tesla V100]"), "GV100GL [Tesla V100]");
+    }
+
+    #[test]
+    fn a_line_keeps_its_tabs_and_escapes_the_rest() {
+        let mut out = String::new();
+        line(&mut out, format_args!("Driver:\t{}", "nv\nSlot:\tforged")).unwrap();
+        assert_eq!(out, "Driver:\tnv\\nSlot:\tforged\n");
+    }
+
+    #[test]
+    fn whole_output_keeps_its_own_lines() {
+        assert_eq!(
+            terminal_safe("a\tb\nc\x1b]0;title\x07\n".to_owned()),
+            "a\tb\nc\\x1b]0;title\\x07\n"
+        );
+        assert_eq!(terminal_safe("plain\n".to_owned()), "plain\n");
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn nothing_unsafe_survives(s in "\\PC*|[\\x00-\\x1f\\x7f-\\u{9f}\\u{202a}-\\u{202e}a]{0,40}") {
+            let e = esc(&s);
+            proptest::prop_assert!(!e.chars().any(is_unsafe));
+            let t = terminal_safe(s.clone());
+            proptest::prop_assert!(!t.chars().any(|c| is_unsafe(c) && c != '\n' && c != '\t'));
+            proptest::prop_assert_eq!(t.matches('\n').count(), s.matches('\n').count());
+        }
+    }
+}
