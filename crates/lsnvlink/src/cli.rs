@@ -32,6 +32,7 @@ Examples:
   lsnvlink --sosreport sosreport-host.tar.xz   the topology from a sosreport's device tree
   lsnvlink --hwloc host.tar.bz2                NUMA facts from hwloc-gather-topology
   lsnvlink fleet /srv/captures/                one line per host, the odd ones out
+  lsnvlink diff node01.tar.gz node02.tar.gz    what differs between two hosts
   lsnvlink memlock --memory 64GiB --hostdev 0004:04:00.0
                                                what a KVM guest must be allowed to lock";
 
@@ -53,6 +54,10 @@ pub struct Cli {
 pub enum Command {
     /// Write a capture of this host (or of --root DIR) as a .tar.gz for replay elsewhere.
     Capture(cmd::capture::CaptureArgs),
+    /// What differs between two hosts (captures, copied roots, `/` for this host): topology,
+    /// drivers, IOMMU groups, memory, firmware, kernel and findings.
+    #[command(after_help = cmd::diff::DIFF_HELP)]
+    Diff(cmd::diff::DiffArgs),
     /// The device tree: dump it as dts or JSON, get a property, list a node.
     Dt(cmd::dt::DtArgs),
     /// Many hosts at once: one line per capture, and the hosts that differ from the majority.
@@ -83,6 +88,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         None => cmd::report::run(&cli.report),
         Some(Command::Capture(args)) => cmd::capture::run(&args).map(|()| ExitCode::SUCCESS),
+        Some(Command::Diff(args)) => cmd::diff::run(&args),
         Some(Command::Dt(args)) => cmd::dt::run(args).map(|()| ExitCode::SUCCESS),
         Some(Command::Fleet(args)) => cmd::fleet::run(&args),
         Some(Command::Memlock(args)) => cmd::memlock::run(&args),

@@ -26,6 +26,7 @@ pub mod capture;
 pub mod cli;
 #[doc(hidden)]
 pub mod cmd;
+pub mod diff;
 pub mod fleet;
 pub mod inputs;
 pub mod memlock;
