@@ -71,7 +71,7 @@ fn colour_only_when_forced_and_never_with_no_color() {
 fn the_library_command_is_the_binary_command() {
     let cmd = lsnvlink::cli::command();
     let names: Vec<&str> = cmd.get_subcommands().map(|s| s.get_name()).collect();
-    assert_eq!(names, ["capture", "dt", "fleet", "memlock", "pci"]);
+    assert_eq!(names, ["capture", "diff", "dt", "fleet", "memlock", "pci"]);
     let o = lsnvlink(&["--version"], &[]);
     assert_eq!(
         String::from_utf8(o.stdout).unwrap().trim(),

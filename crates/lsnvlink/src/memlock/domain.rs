@@ -104,7 +104,14 @@ pub fn parse_domain(text: &str) -> Result<Guest, DomainError> {
         ..ParsingOptions::default()
     };
     let doc = Document::parse_with_options(text, options)?;
-    let domain = doc.root_element();
+    let top = doc.root_element();
+    // A running guest's status XML (`/run/libvirt/qemu/NAME.xml`) wraps the live definition
+    // in `<domstatus pid='…'>`.
+    let domain = if top.has_tag_name("domstatus") {
+        child(top, "domain").ok_or(DomainError::Missing("<domain> inside <domstatus>"))?
+    } else {
+        top
+    };
     if !domain.has_tag_name("domain") {
         return Err(DomainError::NotADomain(domain.tag_name().name().to_owned()));
     }
@@ -154,6 +161,7 @@ pub fn parse_domain(text: &str) -> Result<Guest, DomainError> {
                     }
                 })?;
                 numa_kib = numa_kib.saturating_add(kib_ceil(bytes));
+                guest.numa_cells_kib.push(kib_ceil(bytes));
             }
         }
     }
@@ -168,6 +176,18 @@ pub fn parse_domain(text: &str) -> Result<Guest, DomainError> {
                     Some("vdpa") => guest.vdpa_nets = guest.vdpa_nets.saturating_add(1),
                     // A hostdev in disguise: libvirt adds it to the hostdev list too.
                     Some("hostdev") => read_pci_source(dev, &mut guest, true)?,
+                    // A network interface: in a running guest's live XML, `<actual
+                    // type='hostdev'>` says the network is a hostdev pool and which function it
+                    // gave; in a definition nothing tells.
+                    Some("network") => match child(dev, "actual") {
+                        Some(actual) if actual.attribute("type") == Some("hostdev") => {
+                            read_pci_source(actual, &mut guest, true)?;
+                        }
+                        Some(_) => {}
+                        None => {
+                            guest.unresolved_networks = guest.unresolved_networks.saturating_add(1);
+                        }
+                    },
                     _ => {}
                 },
                 "disk" => {
@@ -178,11 +198,16 @@ pub fn parse_domain(text: &str) -> Result<Guest, DomainError> {
                     if nvme {
                         guest.nvme_disks = guest.nvme_disks.saturating_add(1);
                     }
+                    if dev.attribute("type") == Some("vhostvdpa") {
+                        guest.vhost_vdpa_disks = guest.vhost_vdpa_disks.saturating_add(1);
+                    }
                 }
                 "iommu" => guest.viommu = true,
                 "memory" => {
                     if let Some(size) = child(dev, "target").and_then(|t| child(t, "size")) {
-                        dimms_kib = dimms_kib.saturating_add(memory_kib(size)?);
+                        let kib = memory_kib(size)?;
+                        dimms_kib = dimms_kib.saturating_add(kib);
+                        guest.dimms_kib.push(kib);
                     }
                 }
                 _ => {}
@@ -201,6 +226,19 @@ pub fn parse_domain(text: &str) -> Result<Guest, DomainError> {
     // `<memory>` is the total, DIMMs included; without it libvirt sums the NUMA cells and
     // adds the DIMMs (`virDomainDefPostParseMemory`, libvirt `src/conf/domain_conf.c`).
     guest.memory_kib = match memory {
+        // With NUMA cells, libvirt rewrites <memory> on define as their sum plus the DIMMs
+        // (the ABI-update parse, `virDomainDefPostParseMemory`): what the XML says then does
+        // not count.
+        Some(m) if numa_kib > 0 => {
+            let sum = numa_kib.saturating_add(dimms_kib);
+            if m != sum {
+                guest.notes.push(format!(
+                    "<memory> says {m} KiB, but libvirt takes the sum of the NUMA cells and \
+                     DIMMs: {sum} KiB"
+                ));
+            }
+            sum
+        }
         Some(m) if m > 0 => {
             if dimms_kib > m {
                 return Err(DomainError::DimmsExceedMemory {

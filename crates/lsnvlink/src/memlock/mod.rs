@@ -94,8 +94,13 @@ pub struct Guest {
     pub arch: String,
     /// `os/type@machine`.
     pub machine: Option<String>,
-    /// Total memory in KiB (`<memory>`, DIMMs included).
+    /// Total memory in KiB (`<memory>`, DIMMs included; with NUMA cells, their sum plus the
+    /// DIMMs, as libvirt rewrites it on define).
     pub memory_kib: u64,
+    /// Each NUMA cell's memory in KiB, in document order (empty without NUMA cells).
+    pub numa_cells_kib: Vec<u64>,
+    /// Each DIMM's size in KiB (`<memory model='dimm'>`), in document order.
+    pub dimms_kib: Vec<u64>,
     /// `<maxMemory>` in KiB.
     pub max_memory_kib: Option<u64>,
     /// `<currentMemory>` in KiB: the balloon target, never used by the formula.
@@ -114,6 +119,11 @@ pub struct Guest {
     pub nvme_disks: u64,
     /// `<interface type='vdpa'>`.
     pub vdpa_nets: u64,
+    /// `<disk type='vhostvdpa'>`.
+    pub vhost_vdpa_disks: u64,
+    /// `<interface type='network'>` with no `<actual>`: a hostdev network would make it a
+    /// hostdev at start, which the XML alone cannot tell.
+    pub unresolved_networks: u64,
     /// A `<iommu>` device (vIOMMU).
     pub viommu: bool,
     /// Guest NUMA cells.
@@ -292,12 +302,65 @@ pub struct Budget {
 
 /// libvirt's isolation group of a hostdev: its IOMMU group + 1 (0 is for emulated devices;
 /// `qemuDomainFillDeviceIsolationGroup`, libvirt `src/qemu/qemu_domain_address.c`). A device
-/// whose group is unknown gets a group of its own here, above every real one.
-fn isolation_group(group: Option<u32>, position: usize) -> u64 {
+/// whose group cannot be read is not isolated (group 0, with the emulated devices) when
+/// `not_isolated`; else it gets a group of its own, above every real one.
+fn isolation_group(group: Option<u32>, position: usize, not_isolated: bool) -> u64 {
     match group {
         Some(g) => u64::from(g) + 1,
+        None if not_isolated => 0,
         None => (1u64 << 32) + position as u64,
     }
+}
+
+/// What libvirt rounds memory to at start (`qemuDomainAlignMemorySizes`): 256 MiB on ppc64
+/// (the pSeries LMB size), 1 MiB elsewhere; in KiB.
+fn memory_alignment_kib(guest: &Guest) -> u64 {
+    if guest.is_ppc64() { 256 * 1024 } else { 1024 }
+}
+
+fn align_up(kib: u64, to: u64) -> Option<u64> {
+    kib.checked_next_multiple_of(to)
+}
+
+/// The guest's memory as libvirt sizes it at start: each NUMA cell (else the initial memory)
+/// and each DIMM rounded up separately; `maxMemory` rounded too. Returns (memory, maxMemory,
+/// a note when anything moved).
+fn aligned_memory(guest: &Guest) -> Result<(u64, Option<u64>, Option<String>), MemlockError> {
+    let to = memory_alignment_kib(guest);
+    let overflow = || MemlockError::Formula(formula::FormulaError("aligned memory"));
+    let dimms: u64 = guest.dimms_kib.iter().sum();
+    let mut total = 0u64;
+    if guest.numa_cells_kib.is_empty() {
+        let initial = guest.memory_kib.saturating_sub(dimms);
+        total = align_up(initial, to).ok_or_else(overflow)?;
+    } else {
+        for cell in &guest.numa_cells_kib {
+            let a = align_up(*cell, to).ok_or_else(overflow)?;
+            total = total.checked_add(a).ok_or_else(overflow)?;
+        }
+    }
+    for dimm in &guest.dimms_kib {
+        let a = align_up(*dimm, to).ok_or_else(overflow)?;
+        total = total.checked_add(a).ok_or_else(overflow)?;
+    }
+    let max = match guest.max_memory_kib {
+        Some(m) => Some(align_up(m, to).ok_or_else(overflow)?),
+        None => None,
+    };
+    let note = (total != guest.memory_kib || max != guest.max_memory_kib).then(|| {
+        format!(
+            "memory aligned as libvirt does at start ({} KiB steps{}): {} KiB counted, not {} KiB",
+            to,
+            if guest.numa_cells_kib.is_empty() {
+                ""
+            } else {
+                ", each NUMA cell and DIMM"
+            },
+            total,
+            guest.memory_kib
+        )
+    });
+    Ok((total, max, note))
 }
 
 struct Bus {
@@ -471,17 +534,28 @@ pub fn budget(
             Ok(g) => Some(g),
             Err(GroupProblem::Absent) => {
                 warnings.push(format!(
-                    "{} is not a PCI device on this host: it is counted in an IOMMU group of \
-                     its own (libvirt would not isolate a device whose group it cannot read, \
-                     and could not start the guest without it)",
-                    h.host
+                    "{} is not a PCI device on this host: {} (libvirt could not start the \
+                     guest without it)",
+                    h.host,
+                    if rules.unreadable_group_not_isolated {
+                        "libvirt cannot read its IOMMU group and does not isolate it: no PHB \
+                         of its own"
+                    } else {
+                        "counted in an IOMMU group of its own"
+                    }
                 ));
                 None
             }
             Err(GroupProblem::Unreadable(why)) => {
                 warnings.push(format!(
-                    "{}: IOMMU group unreadable ({why}): counted in a group of its own",
-                    h.host
+                    "{}: IOMMU group unreadable ({why}): {}",
+                    h.host,
+                    if rules.unreadable_group_not_isolated {
+                        "libvirt warns \"device won't be isolated\" and gives it no PHB of its \
+                         own"
+                    } else {
+                        "counted in a group of its own"
+                    }
                 ));
                 None
             }
@@ -504,7 +578,7 @@ pub fn budget(
         let groups: Vec<u64> = hostdevs
             .iter()
             .enumerate()
-            .map(|(i, h)| isolation_group(h.iommu_group, i))
+            .map(|(i, h)| isolation_group(h.iommu_group, i, rules.unreadable_group_not_isolated))
             .collect();
         let (buses, placement) = place(&guest, &groups, &mut warnings);
         for (info, bus) in hostdevs.iter_mut().zip(&placement) {
@@ -555,6 +629,21 @@ pub fn budget(
     let pci_counted = hostdevs.iter().filter(|h| h.counted).count() as u64;
     let nvme = if rules.nvme { guest.nvme_disks } else { 0 };
     let vdpa = if rules.mdev_vdpa { guest.vdpa_nets } else { 0 };
+    // vhost-vDPA disks count on the generic path only (9.8.0).
+    let vdpa_disks = if rules.vhost_vdpa_disks {
+        guest.vhost_vdpa_disks
+    } else {
+        0
+    };
+    if guest.unresolved_networks > 0 {
+        warnings.push(format!(
+            "{} <interface type='network'> without <actual>: if its network is a hostdev pool, \
+             libvirt makes it a PCI hostdev at start (with an isolation PHB on pSeries), which \
+             the domain XML alone cannot show; a running guest's live XML \
+             (/run/libvirt/qemu/NAME.xml, memlock --running) can",
+            guest.unresolved_networks
+        ));
+    }
     let mut generic_factor = None;
     let path = if ppc64_path {
         let mdev = if rules.mdev_vdpa { guest.mdevs } else { 0 };
@@ -565,15 +654,25 @@ pub fn budget(
         }
     } else {
         let hostdev_like = pci_counted.saturating_add(guest.mdevs);
+        let vdpa_all = vdpa.saturating_add(vdpa_disks);
         let factor = if rules.generic_factor {
-            let per_hostdev = match (hostdev_like, guest.viommu) {
+            // From 9.3.0 each NVMe disk has its own factor; before, NVMe disks count with the
+            // VFIO hostdevs (one factor for all of them without a vIOMMU).
+            let (own_nvme, with_hostdevs) = if rules.nvme_own_factor {
+                (nvme, hostdev_like)
+            } else {
+                (0, hostdev_like.saturating_add(nvme))
+            };
+            let per_hostdev = match (with_hostdevs, guest.viommu) {
                 (0, _) => 0,
                 (n, true) => n,
                 (_, false) => 1,
             };
-            nvme.saturating_add(vdpa).saturating_add(per_hostdev)
+            own_nvme
+                .saturating_add(vdpa_all)
+                .saturating_add(per_hostdev)
         } else {
-            u64::from(hostdev_like + nvme + vdpa > 0)
+            u64::from(hostdev_like + nvme + vdpa_all > 0)
         };
         generic_factor = Some(factor);
         Path::Generic { factor }
@@ -589,9 +688,16 @@ pub fn budget(
         }
         other => other,
     };
+    let (memory_kib, max_memory_kib) = if rules.align_memory {
+        let (m, max, note) = aligned_memory(&guest)?;
+        warnings.extend(note);
+        (m, max)
+    } else {
+        (guest.memory_kib, guest.max_memory_kib)
+    };
     let computation = formula::compute(&Inputs {
-        memory_kib: guest.memory_kib,
-        max_memory_kib: guest.max_memory_kib,
+        memory_kib,
+        max_memory_kib,
         hard_limit_kib,
         locked: guest.locked,
         locked_is_memory_plus_1g: !rules.locked_unlimited,
@@ -738,10 +844,13 @@ mod tests {
     }
 
     #[test]
-    fn absent_device_is_warned_and_isolated() {
+    fn absent_device_is_warned_and_not_isolated() {
+        // libvirt cannot read the group: "device won't be isolated", so no PHB of its own
+        // (libvirt memlock reference §7.1); before 3.6.0 there is no isolation at all.
         let g = with(Guest::pseries_kvm(GIB), &["0009:00:00.0", "0009:00:00.1"]);
-        let b = budget(g, Release::Newest, &ac922(), None).unwrap();
-        assert_eq!(b.phb_count, 3);
+        let b = budget(g.clone(), Release::Newest, &ac922(), None).unwrap();
+        assert_eq!(b.phb_count, 1);
+        assert!(b.warnings.iter().any(|w| w.contains("does not isolate it")));
         assert_eq!(
             b.warnings
                 .iter()
@@ -749,6 +858,75 @@ mod tests {
                 .count(),
             2
         );
+    }
+
+    #[test]
+    fn memory_is_aligned_as_at_start() {
+        const MIB: u64 = 1024;
+        // 1000 MiB on ppc64 is sized as 1024 MiB (256 MiB steps).
+        let b = budget(
+            Guest::pseries_kvm(1000 * MIB),
+            Release::Newest,
+            &ac922(),
+            None,
+        )
+        .unwrap();
+        assert!(b.warnings.iter().any(|w| w.contains("1048576 KiB counted")));
+        let aligned = budget(
+            Guest::pseries_kvm(1024 * MIB),
+            Release::Newest,
+            &ac922(),
+            None,
+        )
+        .unwrap();
+        assert_eq!(
+            b.computation.limit_bytes(),
+            aligned.computation.limit_bytes()
+        );
+        // Each NUMA cell and DIMM separately: 3 x 100 MiB cells + a 100 MiB DIMM = 4 x 256 MiB.
+        let mut g = Guest::pseries_kvm(400 * MIB);
+        g.numa_cells_kib = vec![100 * MIB; 3];
+        g.dimms_kib = vec![100 * MIB];
+        let b = budget(g, Release::Newest, &ac922(), None).unwrap();
+        let four = budget(
+            Guest::pseries_kvm(1024 * MIB),
+            Release::Newest,
+            &ac922(),
+            None,
+        )
+        .unwrap();
+        assert_eq!(b.computation.limit_bytes(), four.computation.limit_bytes());
+        // x86: 1 MiB steps.
+        let mut x86 = Guest::pseries_kvm(1000 * MIB + 1);
+        x86.arch = "x86_64".to_owned();
+        x86.machine = Some("q35".to_owned());
+        let b = budget(x86, Release::Newest, &ac922(), None).unwrap();
+        assert!(
+            b.warnings.iter().any(|w| w.contains("1025024 KiB counted")),
+            "{:?}",
+            b.warnings
+        );
+    }
+
+    #[test]
+    fn generic_factor_nvme_and_vhost_vdpa_by_release() {
+        let mut g = Guest::pseries_kvm(GIB);
+        g.arch = "x86_64".to_owned();
+        g.machine = Some("q35".to_owned());
+        g.nvme_disks = 2;
+        let f = |g: &Guest, v: &str| {
+            budget(g.clone(), v.parse().unwrap(), &ac922(), None)
+                .unwrap()
+                .generic_factor
+        };
+        // 9.0: the NVMe disks count with the hostdevs: one factor without a vIOMMU.
+        assert_eq!(f(&g, "9.0.0"), Some(1));
+        // 9.3: each NVMe disk its own.
+        assert_eq!(f(&g, "9.3.0"), Some(2));
+        g.nvme_disks = 0;
+        g.vhost_vdpa_disks = 1;
+        assert_eq!(f(&g, "9.7.0"), Some(0));
+        assert_eq!(f(&g, "9.8.0"), Some(1));
     }
 
     #[test]
@@ -785,7 +963,7 @@ mod tests {
             h.vfio_backend = false;
         }
         let b = |v: &str| budget(kvm_backend.clone(), v.parse().unwrap(), &ac922(), None).unwrap();
-        assert_eq!(b("10.6.0").computation.branch, Branch::Base);
-        assert_eq!(b("10.7.0").computation.branch, Branch::Nvlink2);
+        assert_eq!(b("10.4.0").computation.branch, Branch::Base);
+        assert_eq!(b("10.5.0").computation.branch, Branch::Nvlink2);
     }
 }

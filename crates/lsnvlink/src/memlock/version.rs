@@ -100,7 +100,11 @@ impl Release {
             nvme: self.at_least((6, 0, 0)),
             mdev_vdpa: self.at_least((7, 2, 0)),
             generic_factor: self.at_least((8, 7, 0)),
-            any_pci_hostdev: self.at_least((10, 7, 0)),
+            nvme_own_factor: self.at_least((9, 3, 0)),
+            vhost_vdpa_disks: self.at_least((9, 8, 0)),
+            any_pci_hostdev: self.at_least((10, 5, 0)),
+            align_memory: true,
+            unreadable_group_not_isolated: self.at_least((3, 6, 0)),
         }
     }
 }
@@ -126,9 +130,24 @@ pub struct Rules {
     pub mdev_vdpa: bool,
     /// 8.7.0 `8d5704e2c4`: the generic path multiplies memory by a per-device factor.
     pub generic_factor: bool,
-    /// Between 9.10.0 and 10.7.0 (commit unknown; taken from 10.7.0, the first release known
-    /// to have it): any PCI hostdev counts, not only those with the VFIO backend.
+    /// 9.3.0 (release note "Properly configure locked memory limit for VMs with
+    /// `<disk type='nvme'>`"): on the generic path each NVMe disk adds its own factor; from
+    /// 8.7.0 to 9.2.x NVMe disks count with the VFIO hostdevs (factor 1 without a vIOMMU).
+    pub nvme_own_factor: bool,
+    /// 9.8.0: `<disk type='vhostvdpa'>` counts as a vDPA device on the generic path (never on
+    /// the ppc64 path, where only vDPA interfaces count).
+    pub vhost_vdpa_disks: bool,
+    /// Between 9.10.0 (counts only VFIO hostdevs) and 10.5.0 (counts any PCI hostdev; the
+    /// libvirt memlock reference §7.1): any PCI hostdev counts, not only VFIO-backed ones.
     pub any_pci_hostdev: bool,
+    /// `qemuDomainAlignMemorySizes` before the limit is computed at start: memory rounded up
+    /// to 256 MiB on ppc64 (the pSeries LMB size), 1 MiB elsewhere, each NUMA cell and DIMM
+    /// separately. Seen in every release read (3.2.0 to 11.3.0); taken to hold for every
+    /// modelled release.
+    pub align_memory: bool,
+    /// 3.6.0 (`b84b6ab502`, isolation of pSeries hostdevs): a hostdev whose IOMMU group cannot
+    /// be read is not isolated ("device won't be isolated"): no extra PHB.
+    pub unreadable_group_not_isolated: bool,
 }
 
 #[cfg(test)]
@@ -138,6 +157,14 @@ mod tests {
     #[test]
     fn parses_versions() {
         assert_eq!("5.3.0".parse(), Ok(Release::Version(5, 3, 0)));
+        let r = |s: &str| s.parse::<Release>().unwrap().rules();
+        assert!(!r("9.10.0").any_pci_hostdev);
+        assert!(r("10.5.0").any_pci_hostdev);
+        assert!(!r("9.2.0").nvme_own_factor);
+        assert!(r("9.3.0").nvme_own_factor);
+        assert!(!r("9.7.0").vhost_vdpa_disks);
+        assert!(r("9.8.0").vhost_vdpa_disks);
+        assert!(!r("3.5.0").unreadable_group_not_isolated);
         assert_eq!("v10.7".parse(), Ok(Release::Version(10, 7, 0)));
         assert_eq!(" newest ".parse(), Ok(Release::Newest));
         assert_eq!("1.3.0".parse(), Ok(Release::Version(1, 3, 0)));
@@ -183,7 +210,11 @@ mod tests {
         assert_eq!(before("7.2.0", |x| x.mdev_vdpa), Some(true));
         assert_eq!(before("8.6.0", |x| x.generic_factor), Some(false));
         assert_eq!(before("8.7.0", |x| x.generic_factor), Some(true));
-        assert_eq!(before("10.6.0", |x| x.any_pci_hostdev), Some(false));
-        assert_eq!(before("10.7.0", |x| x.any_pci_hostdev), Some(true));
+        assert_eq!(before("10.4.0", |x| x.any_pci_hostdev), Some(false));
+        assert_eq!(before("10.5.0", |x| x.any_pci_hostdev), Some(true));
+        assert_eq!(before("9.2.0", |x| x.nvme_own_factor), Some(false));
+        assert_eq!(before("9.3.0", |x| x.nvme_own_factor), Some(true));
+        assert_eq!(before("9.7.0", |x| x.vhost_vdpa_disks), Some(false));
+        assert_eq!(before("9.8.0", |x| x.vhost_vdpa_disks), Some(true));
     }
 }
