@@ -106,7 +106,8 @@ pub fn devices(vmm: &str, expected: &[Function], count: usize) -> Result<(), Str
 /// The memlock JSON's isolation is the host's: every assigned device's `iommu_group` is the
 /// group `groups` (address → group, from the capture) gives it; devices share a guest PHB
 /// exactly when they share a host IOMMU group; each group of assigned devices has one
-/// `isolation` PHB (the guest XML declares only the default PHB, which takes none).
+/// `isolation` PHB (the guest XML declares only the default PHB, which takes none), so `phbs`
+/// (the count libvirt uses) is one more than the number of groups.
 pub fn isolation(memlock: &Value, groups: &BTreeMap<String, u32>) -> Result<(), String> {
     let hostdevs = memlock["hostdevs"]
         .as_array()
@@ -160,6 +161,13 @@ pub fn isolation(memlock: &Value, groups: &BTreeMap<String, u32>) -> Result<(), 
         return Err(format!(
             "{isolation_phbs} isolation PHBs for {} IOMMU groups {wanted_groups:?}",
             wanted_groups.len()
+        ));
+    }
+    let counted = memlock["phbs"].as_u64();
+    if counted != u64::try_from(wanted_groups.len() + 1).ok() {
+        return Err(format!(
+            "phbs is {counted:?}, expected the default PHB and one per IOMMU group: {}",
+            wanted_groups.len() + 1
         ));
     }
     Ok(())
@@ -300,6 +308,7 @@ mod tests {
 
     fn memlock(groups: &[(&str, u64)], phbs: &[(&str, &[&str])]) -> Value {
         json!({
+            "phbs": phbs.len(),
             "hostdevs": groups.iter().map(|(a, g)| json!({"address": a, "iommu_group": g})).collect::<Vec<_>>(),
             "phb_list": phbs.iter().enumerate().map(|(i, (o, d))| json!({"index": i, "origin": o, "hostdevs": d})).collect::<Vec<_>>(),
         })
@@ -320,6 +329,10 @@ mod tests {
             ],
         );
         assert_eq!(isolation(&good, &host), Ok(()));
+        // A PHB count that is not the default one plus one per group.
+        let mut miscounted = good.clone();
+        miscounted["phbs"] = json!(4);
+        assert!(isolation(&miscounted, &host).is_err());
         // A group that is not the host's.
         let wrong_group = memlock(
             &[("0001:01:00.0", 1), ("0003:01:00.0", 2)],

@@ -112,7 +112,7 @@ pub fn init_script(modules: &[String]) -> String {
     }
     // Drivers bind as their modules load; the NVMe namespace appears a little later.
     s.push_str(
-        "i=0; while [ ! -b /dev/nvme0n1 ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done\n\
+        "i=0; while [ ! -b /dev/nvme0n1 ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i+1)); done\n\
          mkdir -p /out && cd /out\n\
          uname -r > kernel-release\n\
          cat /proc/modules > modules\n\
