@@ -72,6 +72,20 @@ fn dt_dump_snapshot() {
     insta::assert_snapshot!("dt_dump", dts);
 }
 
+#[test]
+fn prom_is_exposition_text_naming_the_real_kernel() {
+    let text = lsnvlink::render::prom::prom(&read(NAME), &[]);
+    let scrape = prom_text_format_parser::Scrape::parse(&text).unwrap();
+    assert!(
+        scrape
+            .metrics
+            .iter()
+            .all(|m| m.name.starts_with("lsnvlink_"))
+    );
+    assert!(text.contains("lsnvlink_nvlink2 0\n"), "{text}");
+    assert!(text.contains("kernel=\"6.1.0-57-powerpc64le\""), "{text}");
+}
+
 /// The domain XML `cargo xtask powernv` gave `memlock` in the guest: the two e1000e and the
 /// xHCI assigned.
 const DOMAIN_FLAGS: [&str; 8] = [

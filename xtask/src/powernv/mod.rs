@@ -155,7 +155,7 @@ pub fn run(root: &Path, opts: &Options) -> Result<u8> {
     }
 
     let native = target.join("debug/lsnvlink");
-    let results = timings.time("checks", || Ok(checks(&out, &native, &sw.release, opts)))?;
+    let results = timings.time("checks", || Ok(checks(&work, &native, &sw.release, opts)))?;
     let failed: Vec<&(String, Result<(), String>)> =
         results.iter().filter(|(_, r)| r.is_err()).collect();
     for (name, result) in &results {
@@ -333,13 +333,15 @@ fn json(text: &str) -> Result<Value, String> {
     serde_json::from_str(text).map_err(|e| format!("not JSON: {e}"))
 }
 
-/// Every check, by name, in order.
+/// Every check, by name, in order, on the guest's outputs in `work/out` (`work` also holds
+/// the `pci.ids` the guest was given).
 fn checks(
-    out: &Path,
+    work: &Path,
     native: &Path,
     release: &str,
     opts: &Options,
 ) -> Vec<(String, Result<(), String>)> {
+    let out = &work.join("out");
     let mut results: Vec<(String, Result<(), String>)> = Vec::new();
     let mut add = |name: &str, r: Result<(), String>| results.push((name.to_owned(), r));
 
@@ -377,7 +379,7 @@ fn checks(
                 .map_err(|e| format!("cannot extract {}: {e}", capture.display()))
         });
     add("capture: extracts", unpacked.clone());
-    let ids = out.join("../pci.ids");
+    let ids = work.join("pci.ids");
     let lspci = |args: &[&str]| {
         output(
             Command::new("lspci")
@@ -430,7 +432,7 @@ fn checks(
     // The native binary replays the live capture: the same outputs.
     let cap = capture.to_string_lossy().into_owned();
     let ids_arg = ids.to_string_lossy().into_owned();
-    let xml = out.join("../guest.xml");
+    let xml = work.join("guest.xml");
     let _ = std::fs::write(&xml, guest::DOMAIN_XML);
     let xml_arg = xml.to_string_lossy().into_owned();
     let replay = |args: &[&str]| output(Command::new(native).args(args));
