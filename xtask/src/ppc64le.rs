@@ -35,7 +35,7 @@ pub const LINKER: &str = "powerpc64le-linux-gnu-gcc";
 /// The user-mode emulator (Debian's `qemu-user`).
 const QEMU: &str = "qemu-ppc64le";
 /// Where the cross toolchain keeps the target's C library (static glibc comes from there).
-const SYSROOT: &str = "/usr/powerpc64le-linux-gnu";
+pub const SYSROOT: &str = "/usr/powerpc64le-linux-gnu";
 /// The exit status when the toolchain is not available on this machine.
 pub const UNAVAILABLE: u8 = 3;
 

@@ -19,6 +19,9 @@
 //!    memlock's isolation PHBs from the guest's IOMMU groups; the Prometheus file valid; the
 //!    capture complete.
 //!
+//! Host tools that are missing (QEMU, lspci, dtc, the cross linker) are installed with
+//! `apt-get install` first, as `.ci/run` installs its tools; the Rust target with rustup.
+//!
 //! Exit status: 0 every check passed; 1 a check (or the boot) failed; [`UNAVAILABLE`] (3) when
 //! the toolchain, QEMU or the packages cannot be had here, said plainly.
 //!
@@ -117,8 +120,64 @@ fn missing_tools() -> Vec<String> {
     missing
 }
 
+/// The Debian packages that bring the missing host tools (QEMU, lspci, dtc, the cross linker
+/// and the target's static C library).
+fn missing_packages() -> Vec<&'static str> {
+    let mut packages = Vec::new();
+    let tools: [(&str, &[&str], &[&'static str]); 4] = [
+        (QEMU, &["-version"], &["qemu-system-ppc"]),
+        ("lspci", &["--version"], &["pciutils"]),
+        ("dtc", &["--version"], &["device-tree-compiler"]),
+        (
+            ppc64le::LINKER,
+            &["--version"],
+            &["gcc-powerpc64le-linux-gnu", "libc6-dev-ppc64el-cross"],
+        ),
+    ];
+    for (program, args, from) in tools {
+        if !ppc64le::works(program, args) {
+            packages.extend_from_slice(from);
+        }
+    }
+    if !Path::new(ppc64le::SYSROOT).join("lib/libc.a").is_file()
+        && !packages.contains(&"libc6-dev-ppc64el-cross")
+    {
+        packages.push("libc6-dev-ppc64el-cross");
+    }
+    packages
+}
+
+/// Installs the missing host tools with apt, as `.ci/run` does (it needs root; without it, or
+/// without a reachable mirror, the tools stay missing and the run ends with
+/// [`UNAVAILABLE`]). The package lists are refreshed only when a first install fails.
+fn install_missing() {
+    let packages = missing_packages();
+    if packages.is_empty() || !ppc64le::works("apt-get", &["--version"]) {
+        return;
+    }
+    let install = || {
+        let mut cmd = Command::new("apt-get");
+        cmd.env("DEBIAN_FRONTEND", "noninteractive")
+            .args(["install", "-y", "-qq", "--no-install-recommends"])
+            .args(&packages);
+        eprintln!("$ {cmd:?}");
+        cmd.status().is_ok_and(|s| s.success())
+    };
+    if !install() {
+        eprintln!("$ apt-get update -qq");
+        let updated = Command::new("apt-get")
+            .args(["update", "-qq"])
+            .status()
+            .is_ok_and(|s| s.success());
+        if updated {
+            install();
+        }
+    }
+}
+
 /// Runs `cargo xtask powernv`; returns the exit status (0, 1 or [`UNAVAILABLE`]).
 pub fn run(root: &Path, opts: &Options) -> Result<u8> {
+    install_missing();
     let missing = missing_tools();
     if !missing.is_empty() {
         eprintln!("powernv: cannot boot the POWER9 guest on this machine; missing:");
