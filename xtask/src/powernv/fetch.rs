@@ -144,6 +144,13 @@ pub fn fetch(work: &Path) -> Result<Guest> {
     if kernel_deb.is_none() || busybox_deb.is_none() {
         ensure_arch()?;
         let kernel = kernel_package()?;
+        // One kernel in the cache: an older one left there would be picked by name order.
+        for entry in std::fs::read_dir(&debs)?.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.ends_with(".deb") && !name.starts_with(&format!("{BUSYBOX}_")) {
+                std::fs::remove_file(entry.path())?;
+            }
+        }
         let mut cmd = Command::new("apt-get");
         cmd.current_dir(&debs)
             .arg("download")
