@@ -2,9 +2,9 @@
 //! was taken by `lsnvlink capture` running live on Debian's ppc64el kernel (6.1) under QEMU's
 //! `powernv9` machine with QEMU's skiboot (`cargo xtask powernv --save-capture`, which also
 //! checked every output against lspci, dtc and the replay). A recorded fixture, committed
-//! once: these tests replay it — the report, `pci` in every format, `dt dump` and `memlock` —
-//! and state the facts of the real kernel the model in `xtask/src/testdata/` is compared with
-//! (`docs/powernv-vs-model.md`).
+//! once: these tests replay it — the report, `pci` in every format, `dt dump`, `memlock`, the
+//! Graphviz and Prometheus renderings — and state the facts of the real kernel the model in
+//! `xtask/src/testdata/` is compared with (`docs/powernv-vs-model.md`).
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -70,6 +70,33 @@ fn dt_dump_snapshot() {
     let dts = stdout(&["dt", "dump", "--capture", &path()]);
     assert!(dts.contains("compatible = \"qemu,powernv9\", \"ibm,powernv\";"));
     insta::assert_snapshot!("dt_dump", dts);
+}
+
+#[test]
+fn dot_is_a_graph_graphviz_accepts() {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let text = lsnvlink::render::dot::dot(&read(NAME));
+    let mut child = Command::new("dot")
+        .arg("-Tplain")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("Graphviz `dot` must be installed (apt-get install graphviz)");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success() && out.stderr.is_empty(),
+        "dot refused the graph: {}\n{text}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    insta::assert_snapshot!("dot", text);
 }
 
 #[test]
