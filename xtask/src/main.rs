@@ -18,6 +18,9 @@
 //!   bounds (also run by `cargo xtask ci`).
 //! - `cargo xtask test-ppc64le`: the tests cross-built for powerpc64le and run under
 //!   qemu-user (exit 3 when the toolchain cannot be had here).
+//! - `cargo xtask powernv [--save-capture] [--expect-devices N]`: lsnvlink run live on a real
+//!   POWER9 kernel under QEMU's `powernv9` machine, every output checked on the build host
+//!   (exit 3 when QEMU, the toolchain or Debian's ppc64el packages cannot be had here).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -32,6 +35,7 @@ mod bench_report;
 mod dist;
 mod hostile;
 mod pictures;
+mod powernv;
 mod ppc64le;
 mod testdata;
 
@@ -96,6 +100,21 @@ enum Task {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
+    /// Boot Debian's POWER9 kernel under qemu-system-ppc64 -M powernv9, run lsnvlink live in
+    /// it, check every output on this host (exit 3: QEMU, toolchain or packages missing).
+    Powernv {
+        /// Copy the guest's capture to testdata/captures/powernv9-qemu-live.tar.gz when every
+        /// check passed.
+        #[arg(long)]
+        save_capture: bool,
+        /// The number of PCI functions the guest must show (default: the 12 it has); a wrong
+        /// number must fail the run.
+        #[arg(long, value_name = "N")]
+        expect_devices: Option<usize>,
+        /// Seconds the guest may run before the run fails.
+        #[arg(long, value_name = "SECONDS", default_value_t = 600)]
+        timeout: u64,
+    },
 }
 
 fn main() -> Result<()> {
@@ -121,6 +140,21 @@ fn main() -> Result<()> {
             0 => Ok(()),
             code => std::process::exit(i32::from(code)),
         },
+        Task::Powernv {
+            save_capture,
+            expect_devices,
+            timeout,
+        } => {
+            let opts = powernv::Options {
+                save_capture,
+                expect_devices,
+                timeout,
+            };
+            match powernv::run(&project_root(), &opts)? {
+                0 => Ok(()),
+                code => std::process::exit(i32::from(code)),
+            }
+        }
     }
 }
 

@@ -31,16 +31,16 @@ use anyhow::{Context, Result};
 /// The target triple of the POWER9 hosts.
 pub const TARGET: &str = "powerpc64le-unknown-linux-gnu";
 /// The cross linker (Debian's `gcc-powerpc64le-linux-gnu`).
-const LINKER: &str = "powerpc64le-linux-gnu-gcc";
+pub const LINKER: &str = "powerpc64le-linux-gnu-gcc";
 /// The user-mode emulator (Debian's `qemu-user`).
 const QEMU: &str = "qemu-ppc64le";
 /// Where the cross toolchain keeps the target's C library (static glibc comes from there).
-const SYSROOT: &str = "/usr/powerpc64le-linux-gnu";
+pub const SYSROOT: &str = "/usr/powerpc64le-linux-gnu";
 /// The exit status when the toolchain is not available on this machine.
 pub const UNAVAILABLE: u8 = 3;
 
 /// Whether `program args…` starts and exits successfully.
-fn works(program: &str, args: &[&str]) -> bool {
+pub fn works(program: &str, args: &[&str]) -> bool {
     Command::new(program)
         .args(args)
         .stdout(Stdio::null())
@@ -77,8 +77,32 @@ fn target_installed() -> bool {
     }
 }
 
+/// The rustflags of every static powerpc64le build (the tests here, `cargo xtask powernv`'s
+/// binary): the same flags let the two share compiled dependencies.
+pub const RUSTFLAGS: &str = "-C target-feature=+crt-static";
+
+/// Sets the linker and rustflags of a static powerpc64le build on `cmd` (a cargo command), for
+/// that command's process only.
+pub fn cross_env(cmd: &mut Command) -> &mut Command {
+    cmd.env("CARGO_TARGET_POWERPC64LE_UNKNOWN_LINUX_GNU_LINKER", LINKER)
+        .env(
+            "CARGO_TARGET_POWERPC64LE_UNKNOWN_LINUX_GNU_RUSTFLAGS",
+            RUSTFLAGS,
+        )
+}
+
 /// What is missing to cross-build and run the tests, in words; empty when nothing is.
 fn missing_toolchain() -> Vec<String> {
+    let mut missing = missing_cross_build();
+    if !works(QEMU, &["-version"]) {
+        missing.push(format!("the emulator {QEMU} (apt-get install qemu-user)"));
+    }
+    missing
+}
+
+/// What is missing to build static powerpc64le binaries (the Rust target, added with rustup
+/// when it can be; the cross linker; the target's static C library), in words.
+pub fn missing_cross_build() -> Vec<String> {
     let mut missing = Vec::new();
     if !target_installed() {
         eprintln!("$ rustup target add {TARGET}");
@@ -103,9 +127,6 @@ fn missing_toolchain() -> Vec<String> {
             "the target's C library in {SYSROOT} (apt-get install libc6-dev-ppc64el-cross)"
         ));
     }
-    if !works(QEMU, &["-version"]) {
-        missing.push(format!("the emulator {QEMU} (apt-get install qemu-user)"));
-    }
     missing
 }
 
@@ -123,12 +144,7 @@ pub fn run(root: &Path, extra: &[String]) -> Result<u8> {
     let runner = QEMU;
     let started = Instant::now();
     let mut cmd = super::cargo();
-    cmd.current_dir(root)
-        .env("CARGO_TARGET_POWERPC64LE_UNKNOWN_LINUX_GNU_LINKER", LINKER)
-        .env(
-            "CARGO_TARGET_POWERPC64LE_UNKNOWN_LINUX_GNU_RUSTFLAGS",
-            "-C target-feature=+crt-static",
-        )
+    cross_env(cmd.current_dir(root))
         .env("CARGO_TARGET_POWERPC64LE_UNKNOWN_LINUX_GNU_RUNNER", runner)
         .env("LSNVLINK_TEST_RUNNER", runner)
         // Doc tests are compiled for the host by default; the unit and integration tests are

@@ -45,6 +45,16 @@ pub fn readme() -> String {
             host.name, host.about
         ));
     }
+    s.push_str(
+        "\nOne capture is recorded, not generated: `captures/powernv9-qemu-live.tar.gz` was taken\n\
+         by `lsnvlink capture` running live on Debian's ppc64el kernel (Linux 6.1) under QEMU's\n\
+         `powernv9` machine with QEMU's skiboot: six PHB4 root ports, two e1000e (one behind a\n\
+         TI XIO3130 switch), an NVMe drive and an xHCI, their drivers bound, no NPU or GPU.\n\
+         `cargo xtask powernv --save-capture` writes it again (after checking every output\n\
+         against lspci, dtc and the replay); its manifest keeps the time it was taken.\n\
+         `cargo xtask testdata` neither writes nor checks it; `crates/lsnvlink/tests/powernv.rs`\n\
+         replays it, and `docs/powernv-vs-model.md` lists where it differs from the model.\n",
+    );
     s.push_str("\nTests build small, hostile archives on the fly instead of keeping them here.\n");
     s
 }
