@@ -856,3 +856,168 @@ fn copied_root_reads_like_the_capture() {
     assert_eq!(from_root["branch"], "nvlink2");
     assert_eq!(from_root["hostdevs"][1]["iommu_group"], 10);
 }
+
+// ---- live guests, standard input, the hard_limit to paste (issue 15) ----
+
+#[test]
+fn domain_from_standard_input() {
+    use std::io::Write;
+    let xml = pseries("<memory unit='GiB'>64</memory>", "");
+    let mut child = common::lsnvlink_command()
+        .args(["memlock", "--domain", "-", "--format", "json"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(xml.as_bytes())
+        .unwrap();
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(0));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let file = domain_file(&xml);
+    let from_file = json(&["--domain", file.path().to_str().unwrap()], 0);
+    assert_eq!(v["limit_bytes"], from_file["limit_bytes"]);
+}
+
+#[test]
+fn a_hard_limit_to_paste() {
+    let v = on_ac922(&["--memory", "64GiB"]);
+    let kib = v["formula_bytes"].as_u64().unwrap().div_ceil(1024);
+    assert_eq!(
+        v["hard_limit_xml"],
+        format!("<memtune><hard_limit unit='KiB'>{kib}</hard_limit></memtune>")
+    );
+    // Pasting it gives a hard_limit that covers the formula exactly.
+    // <memtune> sits outside <devices>: put it beside <memory>.
+    let xml = pseries(
+        &format!(
+            "<memory unit='GiB'>64</memory><memtune><hard_limit unit='KiB'>{kib}</hard_limit>\
+             </memtune>"
+        ),
+        "",
+    );
+    let file = domain_file(&xml);
+    let back = json(&["--domain", file.path().to_str().unwrap()], 0);
+    assert_eq!(back["hard_limit_covers"], true);
+    // <locked/>: no limit, nothing to paste.
+    let v = on_ac922(&["--memory", "64GiB", "--locked"]);
+    assert_eq!(v["hard_limit_xml"], Value::Null);
+    let r = run(&["--memory", "64GiB"]);
+    assert!(
+        r.stdout.contains("<memtune><hard_limit unit='KiB'>"),
+        "{}",
+        r.stdout
+    );
+}
+
+/// A copied AC922 root with two running guests: `short` (pid 100) given GPU0 and its three
+/// bridges, whose QEMU has 64 GiB; `enough` (pid 200) with a 64 GiB plain guest and an
+/// unlimited QEMU; plus a status file whose QEMU has no limits file.
+fn running_root() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let gz = flate2::read::GzDecoder::new(std::fs::File::open(capture(AC922)).unwrap());
+    tar::Archive::new(gz).unpack(dir.path()).unwrap();
+    let run_dir = dir.path().join("run/libvirt/qemu");
+    std::fs::create_dir_all(&run_dir).unwrap();
+    let dev = |d: &str, b: &str, s: &str, f: &str| {
+        format!(
+            "<hostdev mode='subsystem' type='pci' managed='yes'><source><address domain='{d}' \
+             bus='{b}' slot='{s}' function='{f}'/></source></hostdev>"
+        )
+    };
+    let short = format!(
+        "<domstatus state='running' reason='booted' pid='100'><domain type='kvm' id='1'>\
+         <name>short</name><memory unit='GiB'>64</memory>\
+         <os><type arch='ppc64le' machine='pseries'>hvm</type></os><devices>{}{}{}{}\
+         <interface type='network'><source network='gpu-pool'/><actual type='hostdev'>\
+         <source><address type='pci' domain='0x0001' bus='0x01' slot='0x00' function='0x0'/>\
+         </source></actual></interface></devices></domain></domstatus>",
+        dev("0x0004", "0x04", "0x00", "0x0"),
+        dev("0x0006", "0x00", "0x00", "0x0"),
+        dev("0x0006", "0x00", "0x00", "0x1"),
+        dev("0x0006", "0x00", "0x00", "0x2"),
+    );
+    std::fs::write(run_dir.join("short.xml"), short).unwrap();
+    std::fs::write(
+        run_dir.join("enough.xml"),
+        "<domstatus state='running' pid='200'><domain type='kvm'><name>enough</name>\
+         <memory unit='GiB'>64</memory><os><type arch='ppc64le' machine='pseries'>hvm</type>\
+         </os></domain></domstatus>",
+    )
+    .unwrap();
+    std::fs::write(
+        run_dir.join("gone.xml"),
+        "<domstatus state='running' pid='300'><domain type='kvm'><name>gone</name>\
+         <memory unit='GiB'>8</memory><os><type arch='ppc64le' machine='pseries'>hvm</type>\
+         </os></domain></domstatus>",
+    )
+    .unwrap();
+    for (pid, limit) in [(100, "68719476736"), (200, "unlimited")] {
+        let p = dir.path().join(format!("proc/{pid}"));
+        std::fs::create_dir_all(&p).unwrap();
+        std::fs::write(
+            p.join("limits"),
+            format!(
+                "Limit                     Soft Limit           Hard Limit           Units     \n\
+                 Max locked memory         {limit:<20} {limit:<20} bytes     \n"
+            ),
+        )
+        .unwrap();
+    }
+    dir
+}
+
+#[test]
+fn running_guests_against_their_qemu_limits() {
+    let root = running_root();
+    let r = root.path().to_str().unwrap();
+    let o = run(&["--running", "--root", r, "--format", "json"]);
+    assert_eq!(o.code, Some(1), "{}", o.stderr);
+    let v: Value = serde_json::from_str(&o.stdout).unwrap();
+    assert_eq!(v["schema_version"], 1);
+    let guests = v["guests"].as_array().unwrap();
+    let names: Vec<&str> = guests.iter().map(|g| g["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["enough", "gone", "short"]);
+    let short = &guests[2];
+    assert_eq!(short["pid"], 100);
+    assert_eq!(short["branch"], "nvlink2");
+    assert_eq!(short["qemu_limit_bytes"], 68_719_476_736u64);
+    assert_eq!(short["ok"], false);
+    assert!(short["need_bytes"].as_u64().unwrap() > 68_719_476_736);
+    assert!(
+        short["hard_limit_xml"]
+            .as_str()
+            .unwrap()
+            .starts_with("<memtune>")
+    );
+    let enough = &guests[0];
+    assert_eq!(enough["qemu_limit_unlimited"], true);
+    assert_eq!(enough["ok"], true);
+    let gone = &guests[1];
+    assert_eq!(gone["ok"], Value::Null);
+    assert!(
+        gone["qemu_limit_error"]
+            .as_str()
+            .unwrap()
+            .contains("/proc/300/limits")
+    );
+    // The hostdev network's function got an isolation PHB of its own: GPU group, network NIC
+    // group, default PHB.
+    let text = run(&["--running", "--root", r]);
+    assert_eq!(text.code, Some(1));
+    assert!(
+        text.stdout.contains("short (pid 100): needs"),
+        "{}",
+        text.stdout
+    );
+    assert!(text.stdout.contains("BELOW"), "{}", text.stdout);
+    assert!(text.stdout.contains("pin it: <memtune>"), "{}", text.stdout);
+    // Without running guests: said, exit 0.
+    let empty = run(&["--running", "--capture", &capture(AC922)]);
+    assert_eq!(empty.code, Some(0));
+    assert!(empty.stdout.contains("no running libvirt guest"));
+}

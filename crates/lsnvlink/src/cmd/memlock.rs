@@ -42,12 +42,17 @@ pub enum DomainType {
 pub struct MemlockArgs {
     #[command(flatten)]
     pub source: SourceArgs,
-    /// A libvirt domain XML (inactive or live) instead of the flags below.
+    /// A libvirt domain XML (inactive or live; `-` reads standard input, as from `virsh
+    /// dumpxml GUEST`) instead of the flags below.
     #[arg(long, value_name = "FILE.xml", conflicts_with = "guest_flags")]
     pub domain: Option<PathBuf>,
+    /// Every running libvirt guest (/run/libvirt/qemu/*.xml) against the limit its QEMU really
+    /// has (/proc/PID/limits); exit 1 when one is below what libvirt's formula needs.
+    #[arg(long, conflicts_with_all = ["guest_flags", "domain"])]
+    pub running: bool,
     /// Guest memory (<memory>): a number of bytes, or with B, K/KiB, M/MiB, G/GiB, T/TiB.
     #[arg(long, value_name = "SIZE", value_parser = size, group = "guest_flags", allow_hyphen_values = true,
-          required_unless_present = "domain")]
+          required_unless_present_any = ["domain", "running"])]
     pub memory: Option<u64>,
     /// <maxMemory> (default: --memory).
     #[arg(long, value_name = "SIZE", value_parser = size, group = "guest_flags", allow_hyphen_values = true)]
@@ -103,22 +108,39 @@ The host (live, --root DIR or --capture FILE) gives each --hostdev's IOMMU group
 PHB per group on a pSeries guest) and libvirt's NV2-bridge test (of_node has ibm,gpu,
 ibm,nvlink, ibm,nvlink-speed and memory-region).
 
+With --running, every running guest's live XML (/run/libvirt/qemu/NAME.xml) is computed with
+this host's groups and bridges and held against the \"Max locked memory\" its QEMU process runs
+with (/proc/PID/limits): a guest below its need fails to map memory for DMA (hot-plug of a GPU,
+memory growth).
+
 Exit codes:
-  0  the limit was computed (and a hard_limit, if set, covers the formula)
-  1  a hard_limit is set below what the formula gives
+  0  the limit was computed (and a hard_limit, if set, covers the formula; with --running,
+     every guest's QEMU has what it needs)
+  1  a hard_limit is set below what the formula gives (--running: a QEMU has less)
   2  bad usage, or unreadable input (domain XML, --root, --capture)
 
 Examples:
   lsnvlink memlock --memory 64GiB
   lsnvlink memlock --capture ac922.tar.gz --memory 64GiB --hostdev 0004:04:00.0 \\
       --hostdev 0006:00:00.0 --hostdev 0006:00:00.1 --hostdev 0006:00:00.2
-  lsnvlink memlock --domain guest.xml --libvirt 5.2.0 --format json";
+  lsnvlink memlock --domain guest.xml --libvirt 5.2.0 --format json
+  virsh dumpxml guest1 | lsnvlink memlock --domain -
+  lsnvlink memlock --running";
 
 fn size(text: &str) -> Result<u64, String> {
     parse_size(text).map_err(|e| e.to_string())
 }
 
 fn read_domain(path: &PathBuf) -> anyhow::Result<Guest> {
+    if path.as_os_str() == "-" {
+        let mut bytes = Vec::new();
+        std::io::stdin()
+            .lock()
+            .take(MAX_DOMAIN_XML_BYTES as u64 + 1)
+            .read_to_end(&mut bytes)
+            .context("cannot read the domain XML from standard input")?;
+        return parse_domain_bytes(&bytes).context("standard input");
+    }
     let file =
         std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
     let mut bytes = Vec::new();
@@ -168,6 +190,9 @@ fn flags_guest(args: &MemlockArgs, memory: u64) -> Guest {
 
 /// Computes and writes the budget; exit 1 when a hard_limit is below the formula.
 pub fn run(args: &MemlockArgs) -> anyhow::Result<ExitCode> {
+    if args.running {
+        return run_running(args);
+    }
     let guest = match (&args.domain, args.memory) {
         (Some(path), _) => read_domain(path)?,
         (None, Some(memory)) => flags_guest(args, memory),
@@ -196,6 +221,124 @@ pub fn run(args: &MemlockArgs) -> anyhow::Result<ExitCode> {
     stdout.write_all(text.as_bytes())?;
     stdout.flush()?;
     Ok(if result.computation.hard_limit_covers() == Some(false) {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// `--running`: every running guest against its QEMU's real limit.
+fn run_running(args: &MemlockArgs) -> anyhow::Result<ExitCode> {
+    use lsnvlink::memlock::running::{self, read_running};
+    let root = args.source.open()?;
+    let guests = read_running(&root);
+    let topology = Topology::read(&root, &Names::builtin()).ok();
+    let mut rows = Vec::new();
+    let mut below = false;
+    for g in &guests {
+        let result = match &g.guest {
+            Ok(guest) => budget(guest.clone(), args.libvirt, &root, topology.as_ref())
+                .map_err(|e| e.to_string()),
+            Err(e) => Err(e.clone()),
+        };
+        let need = result.as_ref().ok().map(|b| b.computation.limit_bytes());
+        let ok = match (&g.limits, need) {
+            (Ok(l), Some(need)) => Some(l.soft.covers(need)),
+            _ => None,
+        };
+        below |= ok == Some(false);
+        rows.push((g, result, need, ok));
+    }
+    let out = match args.format {
+        MemlockFormat::Text => {
+            let mut out = String::new();
+            if rows.is_empty() {
+                out.push_str(&format!(
+                    "no running libvirt guest ({}/*.xml) on {}\n",
+                    running::STATUS_DIR,
+                    root.origin()
+                ));
+            }
+            for (g, result, need, ok) in &rows {
+                let pid = g.pid.map_or_else(|| "?".to_owned(), |p| p.to_string());
+                let need_text = match need {
+                    Some(Some(n)) => format!("{n} bytes"),
+                    Some(None) => "unlimited".to_owned(),
+                    None => "unknown".to_owned(),
+                };
+                let have = match &g.limits {
+                    Ok(l) => l.soft.to_string(),
+                    Err(e) => format!("unknown ({e})"),
+                };
+                let verdict = match ok {
+                    Some(true) => "ok",
+                    Some(false) => "BELOW what libvirt's formula needs",
+                    None => "cannot tell",
+                };
+                out.push_str(&format!(
+                    "{} (pid {pid}): needs {need_text}, QEMU has {have}: {verdict}\n",
+                    lsnvlink::render::escape::esc(&g.name)
+                ));
+                match result {
+                    Ok(b) => {
+                        if let Some(xml) = render::hard_limit_xml(b)
+                            && *ok == Some(false)
+                        {
+                            out.push_str(&format!("  pin it: {xml}\n"));
+                        }
+                        for w in &b.warnings {
+                            out.push_str(&format!("  - {}\n", lsnvlink::render::escape::esc(w)));
+                        }
+                    }
+                    Err(e) => out.push_str(&format!(
+                        "  cannot compute: {}\n",
+                        lsnvlink::render::escape::esc(e)
+                    )),
+                }
+            }
+            out
+        }
+        MemlockFormat::Json => {
+            let list: Vec<serde_json::Value> = rows
+                .iter()
+                .map(|(g, result, need, ok)| {
+                    let (limit, unlimited) = match &g.limits {
+                        Ok(l) => match l.soft {
+                            running::Limit::Bytes(b) => (Some(b), false),
+                            running::Limit::Unlimited => (None, true),
+                        },
+                        Err(_) => (None, false),
+                    };
+                    serde_json::json!({
+                        "name": g.name,
+                        "status_xml": g.status_path,
+                        "pid": g.pid,
+                        "need_bytes": need.flatten(),
+                        "need_unlimited": *need == Some(None),
+                        "qemu_limit_bytes": limit,
+                        "qemu_limit_unlimited": unlimited,
+                        "qemu_limit_error": g.limits.as_ref().err(),
+                        "ok": ok,
+                        "branch": result.as_ref().ok().map(|b| b.computation.branch.as_str()),
+                        "hard_limit_xml": result.as_ref().ok().and_then(render::hard_limit_xml),
+                        "warnings": result.as_ref().map(|b| b.warnings.clone()).unwrap_or_default(),
+                        "error": result.as_ref().err(),
+                    })
+                })
+                .collect();
+            let mut s = serde_json::to_string_pretty(&serde_json::json!({
+                "schema_version": render::SCHEMA_VERSION,
+                "guests": list,
+            }))
+            .unwrap_or_default();
+            s.push('\n');
+            s
+        }
+    };
+    let mut stdout = std::io::stdout().lock();
+    stdout.write_all(out.as_bytes())?;
+    stdout.flush()?;
+    Ok(if below {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS

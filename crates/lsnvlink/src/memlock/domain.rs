@@ -31,7 +31,7 @@ use super::{Guest, GuestAddress, PciHostdev, Phb};
 pub const MAX_DOMAIN_XML_BYTES: usize = 4 << 20;
 
 /// At most this many XML nodes.
-const MAX_NODES: u32 = 200_000;
+pub(crate) const MAX_NODES: u32 = 200_000;
 
 /// Why a domain XML was refused.
 #[derive(Debug, thiserror::Error)]

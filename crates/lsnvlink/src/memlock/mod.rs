@@ -22,6 +22,7 @@ pub mod domain;
 pub mod formula;
 pub mod layout;
 pub mod render;
+pub mod running;
 pub mod size;
 pub mod version;
 

@@ -227,6 +227,13 @@ fn text_raw(b: &Budget) -> String {
         );
     }
 
+    if let Some(xml) = hard_limit_xml(b) {
+        let _ = wln!(
+            out,
+            "to pin it in the domain (virsh edit; it also caps the guest's whole memory use): {xml}"
+        );
+    }
+
     if let Some(layout) = &b.layout
         && !layout.vphbs.is_empty()
     {
@@ -282,6 +289,21 @@ fn text_raw(b: &Budget) -> String {
         }
     }
     out
+}
+
+/// A `<memtune>` element that sets the formula's limit as `hard_limit` (KiB, rounded up as
+/// libvirt stores sizes), ready to paste; `None` when the formula gives no limit (`<locked/>`).
+pub fn hard_limit_xml(b: &Budget) -> Option<String> {
+    let c = &b.computation;
+    // No limit (`<locked/>`), or 0 (the generic path without passthrough: libvirt leaves the
+    // limit alone): nothing to pin.
+    if (c.limit_bytes().is_none() && c.hard_limit_covers().is_none()) || c.formula_bytes == 0 {
+        return None;
+    }
+    let kib = c.formula_bytes.div_ceil(1024);
+    Some(format!(
+        "<memtune><hard_limit unit='KiB'>{kib}</hard_limit></memtune>"
+    ))
 }
 
 /// The budget as JSON (sorted keys, a trailing newline).
@@ -342,6 +364,7 @@ pub fn json(b: &Budget) -> String {
             "viommu": g.viommu,
         },
         "hard_limit_covers": c.hard_limit_covers(),
+        "hard_limit_xml": hard_limit_xml(b),
         "hostdevs": b.hostdevs.iter().map(|h| json!({
             "address": h.address.to_string(),
             "guest_bus": h.guest_bus,
