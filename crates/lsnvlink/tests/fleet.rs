@@ -133,3 +133,84 @@ fn a_directory_without_captures_is_bad_usage() {
     let o = fleet(dir.path(), &[]);
     assert_eq!(o.status.code(), Some(2), "an input is required");
 }
+
+#[test]
+fn without_a_majority_no_host_is_said_to_match_it() {
+    let dir = tempfile::tempdir().unwrap();
+    for (file, name) in [
+        ("a.tar.gz", "ac922-4gpu-16gb-nvidia"),
+        ("b.tar.gz", "ac922-6gpu-32gb-vfio"),
+        ("c.tar.gz", "ac922-2gpu-16gb-nvidia"),
+    ] {
+        std::fs::copy(capture(name), dir.path().join(file)).unwrap();
+    }
+    let o = fleet(dir.path(), &[".", "--format", "json"]);
+    let text = String::from_utf8(o.stdout).unwrap();
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    for host in lines.iter().filter(|l| l["kind"] == "host") {
+        assert_eq!(host["matches_majority"], serde_json::Value::Null, "{host}");
+    }
+    // With a majority, a boolean.
+    let o = fleet(fleet_dir().path(), &[".", "--format", "json"]);
+    let first: serde_json::Value =
+        serde_json::from_str(String::from_utf8(o.stdout).unwrap().lines().next().unwrap()).unwrap();
+    assert_eq!(first["matches_majority"], true);
+}
+
+/// A sosreport-like tarball named as sos names them, holding a capture's device tree, host
+/// name and kernel release.
+fn sosreport_of(name: &str, out: &Path) {
+    use std::io::Read;
+    let bytes = std::fs::read(capture(name)).unwrap();
+    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(bytes.as_slice()));
+    let gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    let mut b = tar::Builder::new(gz);
+    let top = "sosreport-node09-2026";
+    for entry in archive.entries().unwrap() {
+        let mut entry = entry.unwrap();
+        let path = entry.path().unwrap().to_string_lossy().into_owned();
+        let path = path.trim_start_matches("./").to_owned();
+        let keep = path.starts_with("sys/firmware/devicetree/base/")
+            || path == "proc/sys/kernel/hostname"
+            || path == "proc/sys/kernel/osrelease";
+        if !keep || entry.header().entry_type().is_dir() {
+            continue;
+        }
+        let rest = path
+            .strip_prefix("sys/firmware/devicetree/base/")
+            .map_or(path.clone(), |r| format!("proc/device-tree/{r}"));
+        let mut data = Vec::new();
+        entry.read_to_end(&mut data).unwrap();
+        let mut h = entry.header().clone();
+        b.append_data(&mut h, format!("{top}/{rest}"), data.as_slice())
+            .unwrap();
+    }
+    std::fs::write(out, b.into_inner().unwrap().finish().unwrap()).unwrap();
+}
+
+#[test]
+fn a_fleet_reads_sosreports_too() {
+    let dir = fleet_dir();
+    sosreport_of(
+        "ac922-4gpu-16gb-nvidia",
+        &dir.path().join("sosreport-node09-2026.tar.gz"),
+    );
+    let o = fleet(dir.path(), &[".", "--format", "json"]);
+    let text = String::from_utf8(o.stdout).unwrap();
+    let sos: serde_json::Value = text
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .find(|l| {
+            l["source"]
+                .as_str()
+                .is_some_and(|s| s.contains("sosreport"))
+        })
+        .unwrap();
+    assert_eq!(sos["error"], serde_json::Value::Null, "{sos}");
+    assert_eq!(sos["hostname"], "wsp-4gpu");
+    assert_eq!(sos["nvlink2_gpus"], 4);
+    assert_eq!(sos["cpu_links"], 12);
+}

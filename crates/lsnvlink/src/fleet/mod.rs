@@ -139,6 +139,12 @@ impl Host {
             infos: 0,
             error: Some(e),
         };
+        if is_sosreport(path) {
+            return match crate::inputs::sosreport::read(path, &pci::Names::builtin()) {
+                Ok(topology) => Host::from_report(path.to_path_buf(), &Report::new(topology)),
+                Err(e) => unreadable(e.to_string()),
+            };
+        }
         let root = match crate::capture::open_replay(path) {
             Ok(root) => root,
             Err(e) => return unreadable(e.to_string()),
@@ -155,7 +161,7 @@ impl Host {
 /// subdirectories (one level, sorted by name).
 pub fn expand(path: &Path) -> std::io::Result<Vec<PathBuf>> {
     let meta = std::fs::metadata(path)?;
-    if !meta.is_dir() || is_copied_root(path) {
+    if !meta.is_dir() || is_copied_root(path) || is_sosreport(path) {
         return Ok(vec![path.to_path_buf()]);
     }
     let mut out = Vec::new();
@@ -167,7 +173,7 @@ pub fn expand(path: &Path) -> std::io::Result<Vec<PathBuf>> {
             continue;
         };
         let archive = meta.is_file() && ARCHIVE_SUFFIXES.iter().any(|s| name.ends_with(s));
-        if archive || (meta.is_dir() && is_copied_root(&p)) {
+        if archive || (meta.is_dir() && (is_copied_root(&p) || is_sosreport(&p))) {
             out.push(p);
         }
     }
@@ -177,6 +183,17 @@ pub fn expand(path: &Path) -> std::io::Result<Vec<PathBuf>> {
 
 fn is_copied_root(dir: &Path) -> bool {
     dir.join("sys").is_dir() || dir.join("proc").is_dir()
+}
+
+/// Whether `path` is a sosreport: an archive sos named (`sosreport-HOST-…`), or an unpacked
+/// one (`sos_commands/` or `sos_reports/` at its top).
+pub fn is_sosreport(path: &Path) -> bool {
+    if path.is_dir() {
+        return path.join("sos_commands").is_dir() || path.join("sos_reports").is_dir();
+    }
+    path.file_name()
+        .and_then(|n| n.to_str())
+        .is_some_and(|n| n.starts_with("sosreport-"))
 }
 
 /// The hosts of a fleet, in input order, with their majority shape.

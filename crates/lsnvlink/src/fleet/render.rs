@@ -195,7 +195,9 @@ struct HostJ<'a> {
     warnings: usize,
     infos: usize,
     findings: Vec<&'a str>,
-    matches_majority: bool,
+    /// Null when the fleet has no majority (no shape shared by two hosts and more than any
+    /// other).
+    matches_majority: Option<bool>,
     differences: Vec<String>,
     error: Option<&'a str>,
 }
@@ -251,7 +253,10 @@ pub fn json_lines(fleet: &Fleet) -> String {
             warnings: h.warnings,
             infos: h.infos,
             findings: s.findings.iter().map(String::as_str).collect(),
-            matches_majority: h.error.is_none() && diff.is_empty(),
+            matches_majority: fleet
+                .majority
+                .is_some()
+                .then(|| h.error.is_none() && diff.is_empty()),
             differences: diff,
             error: h.error.as_deref(),
         };
