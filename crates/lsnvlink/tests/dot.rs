@@ -9,38 +9,11 @@
 
 mod common;
 
-use std::io::Write;
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
 
 use lsnvlink::render::dot::dot;
 
-use common::{CAPTURES, report as read};
-
-/// Runs `dot -Tplain` on the graph (one `node …` / `edge …` line per element) and returns
-/// what it printed.
-fn graphviz(text: &str) -> String {
-    let mut child = Command::new("dot")
-        .arg("-Tplain")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("Graphviz `dot` must be installed (apt-get install graphviz)");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(text.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success() && out.stderr.is_empty(),
-        "dot refused the graph: {}\n{text}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
+use common::{CAPTURES, graphviz, report as read};
 
 #[test]
 fn every_capture_gives_a_graph_dot_accepts_and_a_snapshot() {

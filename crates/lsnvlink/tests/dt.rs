@@ -14,22 +14,12 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use common::lsnvlink;
+use common::{lsnvlink, stdout};
 
 fn testdata(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../../testdata/dt")
         .join(name)
-}
-
-fn stdout(args: &[&str]) -> String {
-    let out = lsnvlink(args);
-    assert!(
-        out.status.success(),
-        "lsnvlink {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
 }
 
 fn dtc(args: &[&str], input: &[u8]) -> Vec<u8> {

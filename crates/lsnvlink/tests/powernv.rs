@@ -19,22 +19,12 @@ use lsnvlink::render::pci::{self as render, Ids};
 use lsnvlink::render::report;
 use pci::{Fields, Names, Pci, Tree};
 
-use common::{capture, lsnvlink, report as read};
+use common::{capture, lsnvlink, report as read, stdout};
 
 const NAME: &str = "powernv9-qemu-live";
 
 fn path() -> String {
     capture(NAME).to_str().unwrap().to_owned()
-}
-
-fn stdout(args: &[&str]) -> String {
-    let out = lsnvlink(args);
-    assert!(
-        out.status.success(),
-        "lsnvlink {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
 }
 
 #[test]
@@ -74,28 +64,8 @@ fn dt_dump_snapshot() {
 
 #[test]
 fn dot_is_a_graph_graphviz_accepts() {
-    use std::io::Write;
-    use std::process::{Command, Stdio};
     let text = lsnvlink::render::dot::dot(&read(NAME));
-    let mut child = Command::new("dot")
-        .arg("-Tplain")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("Graphviz `dot` must be installed (apt-get install graphviz)");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(text.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success() && out.stderr.is_empty(),
-        "dot refused the graph: {}\n{text}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::graphviz(&text);
     insta::assert_snapshot!("dot", text);
 }
 

@@ -271,25 +271,37 @@ fn plain_gpu(d: &Device, names: &Names) -> Gpu {
     }
 }
 
-fn plain_bridge(root: &fsroot::Root, d: &Device) -> Bridge {
+/// A bridge at `address` with nothing joined yet.
+fn bare_bridge(address: PciAddress, on_bus: bool) -> Bridge {
     Bridge {
-        address: d.address,
-        on_bus: true,
+        address,
+        on_bus,
         gpu: None,
         has_gpu_property: false,
         slot: None,
-        dt_path: d.of_node.clone(),
+        dt_path: None,
         link_index: None,
         group_id: None,
         chip_id: None,
         speed: None,
         tgt_addr: None,
         atsd: None,
-        libvirt: nv2::libvirt_nv2_bridge(root, d.address),
+        libvirt: nv2::LibvirtCheck::default(),
         vfio: Vec::new(),
+        driver: None,
+        iommu_group: None,
+        problems: Vec::new(),
+    }
+}
+
+fn plain_bridge(root: &fsroot::Root, d: &Device) -> Bridge {
+    Bridge {
+        dt_path: d.of_node.clone(),
+        libvirt: nv2::libvirt_nv2_bridge(root, d.address),
         driver: d.driver.clone(),
         iommu_group: d.iommu_group,
         problems: d.errors.iter().map(ToString::to_string).collect(),
+        ..bare_bridge(d.address, true)
     }
 }
 
@@ -445,23 +457,8 @@ impl<'r, 't, 'a> Joiner<'r, 't, 'a> {
     /// A bridge known from its device-tree node alone.
     fn dt_bridge(&mut self, node: Node<'t, 'a>, address: PciAddress) -> Bridge {
         let mut b = Bridge {
-            address,
-            on_bus: false,
-            gpu: None,
-            has_gpu_property: false,
-            slot: None,
             dt_path: Some(node.path()),
-            link_index: None,
-            group_id: None,
-            chip_id: None,
-            speed: None,
-            tgt_addr: None,
-            atsd: None,
-            libvirt: nv2::LibvirtCheck::default(),
-            vfio: Vec::new(),
-            driver: None,
-            iommu_group: None,
-            problems: Vec::new(),
+            ..bare_bridge(address, false)
         };
         self.fill_bridge(&mut b, node);
         b

@@ -61,3 +61,41 @@ pub fn lsnvlink_command() -> Command {
 pub fn lsnvlink(args: &[&str]) -> Output {
     lsnvlink_command().args(args).output().unwrap()
 }
+
+/// Runs the `lsnvlink` binary with `args`, which must succeed, and returns its output.
+pub fn stdout(args: &[&str]) -> String {
+    let out = lsnvlink(args);
+    assert!(
+        out.status.success(),
+        "lsnvlink {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// Runs Graphviz `dot -Tplain` on a graph, which it must accept without a word on standard
+/// error, and returns what it printed (one `node …` / `edge …` line per element).
+pub fn graphviz(text: &str) -> String {
+    use std::io::Write;
+    use std::process::Stdio;
+    let mut child = Command::new("dot")
+        .arg("-Tplain")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("Graphviz `dot` must be installed (apt-get install graphviz)");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success() && out.stderr.is_empty(),
+        "dot refused the graph: {}\n{text}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
