@@ -136,12 +136,12 @@ fn join_follows_the_phandles() {
 fn json_keys_are_the_contract() {
     let r = read("ac922-4gpu-16gb-nvidia");
     let v: serde_json::Value = serde_json::from_str(&report::json(&r)).unwrap();
-    assert_eq!(v["schema_version"], 1);
+    assert_eq!(v["schema_version"], 2);
     assert_eq!(v["platform"]["model"], "8335-GTH");
     let g = &v["gpus"][0];
     assert_eq!(g["address"], "0004:04:00.0");
-    assert_eq!(g["vendor_id"], 4318);
-    assert_eq!(g["device_id"], 0x1db1);
+    assert_eq!(g["vendor_id"], "10de");
+    assert_eq!(g["device_id"], "1db1");
     assert_eq!(g["slot"], "GPU0");
     assert_eq!(g["chip_id"], 0);
     assert_eq!(g["numa_node"], 0);

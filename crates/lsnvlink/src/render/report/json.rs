@@ -1,6 +1,7 @@
 //! The JSON report. Keys are a contract (schema version [`SCHEMA_VERSION`]); keys may be
-//! added, never renamed. Integers are JSON numbers, PCI addresses `DDDD:BB:DD.F` strings, and
-//! every array is sorted by address.
+//! added, never renamed. Counts and sizes are JSON numbers; PCI addresses `DDDD:BB:DD.F` and
+//! PCI ids (`10de`) strings, as in every JSON output of lsnvlink; every array is sorted by
+//! address.
 
 use std::collections::BTreeMap;
 
@@ -11,8 +12,10 @@ use crate::topology::{Bridge, Gpu, IommuGrouping, Npu, Nvlink2Kernel, Topology};
 
 use super::no_nvlink2_sentence;
 
-/// The version of the JSON report's layout.
-pub const SCHEMA_VERSION: u32 = 1;
+/// The version of the JSON report's layout: 2 since `vendor_id` and `device_id` are 4-digit
+/// hex strings (`"10de"`), as in `lsnvlink pci --format json`, lspci and nvidia-smi, instead of
+/// numbers; every other key of version 1 is kept. `docs/schema/report.schema.json` describes it.
+pub const SCHEMA_VERSION: u32 = 2;
 
 #[derive(Serialize)]
 struct Doc<'a> {
@@ -105,8 +108,8 @@ struct GpuLinkJ {
 #[derive(Serialize)]
 struct GpuJ<'a> {
     address: String,
-    vendor_id: Option<u16>,
-    device_id: Option<u16>,
+    vendor_id: Option<String>,
+    device_id: Option<String>,
     name: &'a str,
     slot: Option<&'a str>,
     chip_id: Option<u32>,
@@ -190,8 +193,8 @@ fn gpu(g: &Gpu) -> GpuJ<'_> {
     };
     GpuJ {
         address: g.address.to_string(),
-        vendor_id: g.vendor_id,
-        device_id: g.device_id,
+        vendor_id: g.vendor_id.map(|v| format!("{v:04x}")),
+        device_id: g.device_id.map(|d| format!("{d:04x}")),
         name: &g.name,
         slot: g.slot.as_deref(),
         chip_id: g.chip_id,
