@@ -411,3 +411,45 @@ fn a_run_that_cannot_read_the_host_still_writes_success_0_and_the_time() {
     assert_eq!(o.status.code(), Some(2));
     assert!(o.stdout.is_empty());
 }
+
+#[test]
+fn the_documented_alert_rules_pass_promtool_check_rules() {
+    let doc = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/prometheus.md"),
+    )
+    .unwrap();
+    let rules = doc
+        .split("```yaml\n")
+        .nth(1)
+        .and_then(|rest| rest.split("```").next())
+        .unwrap();
+    assert!(rules.contains("lsnvlink_last_run_success"));
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("lsnvlink.rules.yml");
+    std::fs::write(&file, rules).unwrap();
+    let o = Command::new("promtool")
+        .args(["check", "rules"])
+        .arg(&file)
+        .output()
+        .unwrap_or_else(|e| {
+            panic!("cannot run promtool ({e}): install it (Debian: apt-get install prometheus)")
+        });
+    assert!(
+        o.status.success(),
+        "promtool check rules: {}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    // Every metric the rules name is one lsnvlink writes (with --memlock-domain for memlock).
+    let needs = [MemlockNeed {
+        guest: "g".to_owned(),
+        bytes: 2,
+        hard_limit_bytes: Some(1),
+    }];
+    let text = prom(&read("ac922-4gpu-16gb-nvidia"), &needs, T);
+    for word in rules.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')) {
+        if word.starts_with("lsnvlink_") {
+            assert!(text.contains(&format!("\n{word}")), "{word}");
+        }
+    }
+}
