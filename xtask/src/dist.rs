@@ -252,7 +252,10 @@ fn package(root: &Path, out: &Path, arch: Arch) -> Result<()> {
     .arg(out);
     super::run(&mut deb)?;
     let mut rpm = super::cargo();
+    // xz, as RHEL 8's own packages are compressed: its rpm 4.14 reads xz for certain, while
+    // cargo-generate-rpm's default, zstd, is only sure from RHEL 9 on.
     rpm.args(["generate-rpm", "-p", "crates/lsnvlink", "--target", triple])
+        .args(["--payload-compress", "xz"])
         .arg("--target-dir")
         .arg(target_dir(root))
         .arg("--output")
