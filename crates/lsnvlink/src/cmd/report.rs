@@ -45,7 +45,8 @@ pub struct ReportArgs {
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
     /// Write to FILE instead of standard output, atomically (a temporary file in the same
-    /// directory, then a rename: a collector never reads half a file).
+    /// directory, then a rename: a collector never reads half a file). With --format prom, a
+    /// run that cannot read the host still writes lsnvlink_last_run_success 0 there.
     #[arg(long, short = 'o', value_name = "FILE")]
     pub output: Option<PathBuf>,
     /// Read a sosreport (tarball or unpacked directory): the topology from its device tree
