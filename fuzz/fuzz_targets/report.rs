@@ -48,7 +48,7 @@ fuzz_target!(|data: &[u8]| {
     let _ = render::text(&report);
     let _ = render::matrix(&report);
     let _ = render::json(&report);
-    let _ = prom::prom(&report, &[]);
+    let _ = prom::prom(&report, &[], 0);
     let _ = dot::dot(&report);
     let host = Host::from_report(PathBuf::from("fuzz.tar.gz"), &report);
     let fleet = Fleet::from_hosts(vec![host.clone(), host]);

@@ -8,7 +8,8 @@
 //!   `testdata/` directories (captures, device-tree blobs, hwloc captures).
 //! - `cargo xtask testdata [--check]`: regenerates the test captures in `testdata/captures`
 //!   from the host model in `src/testdata/` (or checks that they are up to date).
-//! - `cargo xtask dist [--out DIR]`: man pages and shell completions for packages.
+//! - `cargo xtask dist [--out DIR] [--arch x86_64|ppc64le|all] [--docs-only]`: man pages,
+//!   shell completions, static release builds, and `.deb` and `.rpm` packages.
 //! - `cargo xtask pictures [--check]`: draws the README's topology pictures (`docs/*.svg`).
 //! - `cargo xtask bench TARGET [OPTIONS]`: a benchmark side by side with the peer tool (not
 //!   run in CI): `dt` against dtc, `pci` against lspci on generated trees, `report` and `fleet`
@@ -67,9 +68,9 @@ enum Task {
         #[arg(long)]
         check: bool,
     },
-    /// Man pages and shell completions from the command line (into target/dist, or --out DIR).
+    /// Man pages, completions, static builds, .deb and .rpm (into target/dist, or --out DIR).
     Dist {
-        /// Options: --out DIR.
+        /// Options: --out DIR, --arch x86_64|ppc64le|all, --docs-only.
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },

@@ -45,7 +45,8 @@ pub struct ReportArgs {
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
     /// Write to FILE instead of standard output, atomically (a temporary file in the same
-    /// directory, then a rename: a collector never reads half a file).
+    /// directory, then a rename: a collector never reads half a file). With --format prom, a
+    /// run that cannot read the host still writes lsnvlink_last_run_success 0 there.
     #[arg(long, short = 'o', value_name = "FILE")]
     pub output: Option<PathBuf>,
     /// Read a sosreport (tarball or unpacked directory): the topology from its device tree
@@ -129,8 +130,36 @@ fn memlock_needs(
     Ok(needs)
 }
 
-/// Runs the report; the exit code says whether any finding is an error.
+/// The end of a run as `lsnvlink_last_run_timestamp_seconds` gives it: `SOURCE_DATE_EPOCH`
+/// when it holds whole seconds (reproducible output, as the reproducible-builds convention
+/// uses it; the tests set it), else the system clock.
+pub fn run_timestamp() -> u64 {
+    let fixed = std::env::var("SOURCE_DATE_EPOCH")
+        .ok()
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    fixed.unwrap_or_else(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs())
+    })
+}
+
+/// Runs the report; the exit code says whether any finding is an error. With `--format prom
+/// -o FILE`, a run that fails (exit 2) still writes FILE: `lsnvlink_last_run_success 0` and
+/// the timestamp, so that the collector does not keep the last good run's findings.
 pub fn run(args: &ReportArgs) -> anyhow::Result<ExitCode> {
+    let result = report(args);
+    if let (Err(_), Format::Prom, Some(path)) = (&result, args.format, &args.output) {
+        let failed = lsnvlink::render::prom::failed_run(run_timestamp());
+        // The run's own error is what is reported; a file that cannot be written either (a
+        // missing directory) changes nothing in it.
+        let _ = write_output(Some(path), failed.as_bytes());
+    }
+    result
+}
+
+/// The report itself (see [`run`]).
+fn report(args: &ReportArgs) -> anyhow::Result<ExitCode> {
     let numa = match &args.hwloc {
         Some(path) => Some(
             hwloc::read(path)
@@ -188,7 +217,7 @@ pub fn run(args: &ReportArgs) -> anyhow::Result<ExitCode> {
                 Some(root) => memlock_needs(&args.memlock_domain, root, &report.topology)?,
                 None => Vec::new(),
             };
-            lsnvlink::render::prom::prom(&report, &needs)
+            lsnvlink::render::prom::prom(&report, &needs, run_timestamp())
         }
         Format::Dot => lsnvlink::render::dot::dot(&report),
     };

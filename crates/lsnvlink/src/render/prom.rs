@@ -3,10 +3,23 @@
 //! values escaped (`\\`, `\"`, `\n`), info-style metrics as gauges of value 1.
 //!
 //! Metric names and labels are a contract (the `lsnvlink_` prefix; labels may be added, never
-//! renamed). Series are sorted by metric, then by their labels' order in the topology (PCI
-//! address), so two runs on one host give the same bytes. node_exporter's own `pcidevice`
-//! collector already exports the PCI bus; these metrics carry what only the NVLink/device-tree
-//! join knows.
+//! renamed). They follow Prometheus's naming rules (`promtool check metrics` is clean on every
+//! bundled capture): base units (`_bytes`, `_seconds`, `_bytes_per_second`), `_info` metrics of
+//! value 1 for facts that are text. GPUs are labelled as dcgm-exporter labels them, so that
+//! the two join: `gpu` is the nvidia-smi index (`0`, `1`, … over the GPUs in PCI address
+//! order) and `pci_bus_id` the NVML bus id (`00000004:04:00.0`: eight hex digits of domain,
+//! upper case), as in dcgm-exporter's `toMetric` (NVIDIA/dcgm-exporter,
+//! `internal/pkg/collector/gpu_collector.go`: `GPU` is the device index, `GPUPCIBusID` NVML's
+//! `PCI.BusID`).
+//!
+//! Every output starts with `lsnvlink_last_run_success` and
+//! `lsnvlink_last_run_timestamp_seconds`; when the host cannot be read, [`failed_run`] gives
+//! those two alone (success 0), so that a collector never keeps stale findings from an older
+//! run. The timestamp is the caller's (the command takes `SOURCE_DATE_EPOCH` when set, else
+//! the clock): a renderer reads neither files nor clocks, and the same report and timestamp
+//! give the same bytes. Series are sorted by metric, then by their labels' order in the
+//! topology (PCI address). node_exporter's own `pcidevice` collector already exports the PCI
+//! bus; these metrics carry what only the NVLink/device-tree join knows.
 //!
 //! ```
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -16,16 +29,16 @@
 //!
 //! let root = fsroot::Root::open(dir.path())?;
 //! let r = Report::read(&root, &pci::Names::builtin())?;
-//! let text = lsnvlink::render::prom::prom(&r, &[]);
+//! let text = lsnvlink::render::prom::prom(&r, &[], 1_700_000_000);
 //! assert!(text.contains("lsnvlink_nvlink2 0\n"));
+//! assert!(text.contains("lsnvlink_last_run_timestamp_seconds 1700000000\n"));
 //! # Ok(()) }
 //! ```
 
 use std::fmt::Write as _;
 
 use crate::audit::{Code, Report, Severity};
-
-use super::report::gpu_label;
+use crate::topology::Topology;
 
 /// The memory-locking need of a guest, as the caller computed it ([`crate::memlock`]):
 /// `lsnvlink_memlock_need_bytes{guest="…"}` and, when the domain sets one,
@@ -97,12 +110,71 @@ fn opt<T: ToString>(v: Option<T>) -> String {
     v.map(|v| v.to_string()).unwrap_or_default()
 }
 
-/// The report as Prometheus text. `memlock` adds one `lsnvlink_memlock_need_bytes` sample per
-/// guest (sorted by guest name); an empty slice leaves that metric out.
-pub fn prom(report: &Report, memlock: &[MemlockNeed]) -> String {
+/// A PCI address as NVML (`nvidia-smi --query-gpu=pci.bus_id`, dcgm-exporter's `pci_bus_id`)
+/// prints it: `%08X:%02X:%02X.%X`, e.g. `00000035:03:00.0`.
+pub fn nvml_bus_id(address: pci::PciAddress) -> String {
+    format!(
+        "{:08X}:{:02X}:{:02X}.{:X}",
+        address.domain(),
+        address.bus(),
+        address.device(),
+        address.function()
+    )
+}
+
+/// The nvidia-smi index of the GPU at `address` (its position among the GPUs, which the
+/// topology keeps in PCI address order), or an empty label when no GPU is there.
+fn gpu_index(t: &Topology, address: pci::PciAddress) -> String {
+    t.gpus
+        .iter()
+        .position(|g| g.address == address)
+        .map(|i| i.to_string())
+        .unwrap_or_default()
+}
+
+/// The `gpu` and `pci_bus_id` labels of the GPU at `address`.
+fn gpu_labels(t: &Topology, address: pci::PciAddress) -> [(&'static str, String); 2] {
+    [
+        ("gpu", gpu_index(t, address)),
+        ("pci_bus_id", nvml_bus_id(address)),
+    ]
+}
+
+/// The two metrics that say how the last run went, first in every output.
+fn last_run(w: &mut Writer, success: bool, timestamp_seconds: u64) {
+    w.metric(
+        "lsnvlink_last_run_success",
+        "1 when the last run read the host and wrote these metrics, 0 when it could not read \
+         the host (the other metrics are then absent).",
+    );
+    w.sample("lsnvlink_last_run_success", &[], u64::from(success));
+    w.metric(
+        "lsnvlink_last_run_timestamp_seconds",
+        "When the last run ended, in seconds since the Unix epoch.",
+    );
+    w.sample(
+        "lsnvlink_last_run_timestamp_seconds",
+        &[],
+        timestamp_seconds,
+    );
+}
+
+/// What a run that could not read the host writes: `lsnvlink_last_run_success 0` and the
+/// run's timestamp, so that an alert fires instead of old findings staying in place.
+pub fn failed_run(timestamp_seconds: u64) -> String {
+    let mut w = Writer::new();
+    last_run(&mut w, false, timestamp_seconds);
+    w.out
+}
+
+/// The report as Prometheus text, from a run that ended at `timestamp_seconds` (seconds since
+/// the Unix epoch). `memlock` adds one `lsnvlink_memlock_need_bytes` sample per guest (sorted
+/// by guest name); an empty slice leaves that metric out.
+pub fn prom(report: &Report, memlock: &[MemlockNeed], timestamp_seconds: u64) -> String {
     let t = &report.topology;
     let mut w = Writer::new();
     let p = &t.platform;
+    last_run(&mut w, true, timestamp_seconds);
 
     w.metric(
         "lsnvlink_host_info",
@@ -126,15 +198,17 @@ pub fn prom(report: &Report, memlock: &[MemlockNeed]) -> String {
 
     w.metric(
         "lsnvlink_gpu_info",
-        "One NVIDIA GPU: PCI address, nvidia-smi style index, name, slot, chip, NUMA node of \
-         the PCI function, driver, IOMMU group.",
+        "One NVIDIA GPU: nvidia-smi index, NVML bus id, PCI address, topo -m label, name, \
+         slot, chip, NUMA node of the PCI function, driver, IOMMU group.",
     );
-    for g in &t.gpus {
+    for (i, g) in t.gpus.iter().enumerate() {
         w.sample(
             "lsnvlink_gpu_info",
             &[
-                ("gpu", g.address.to_string()),
-                ("index", gpu_label(t, g.address)),
+                ("gpu", i.to_string()),
+                ("pci_bus_id", nvml_bus_id(g.address)),
+                ("address", g.address.to_string()),
+                ("index", format!("GPU{i}")),
                 ("name", g.name.clone()),
                 ("slot", g.slot.clone().unwrap_or_default()),
                 ("chip", opt(g.chip_id)),
@@ -152,7 +226,7 @@ pub fn prom(report: &Report, memlock: &[MemlockNeed]) -> String {
     for g in &t.gpus {
         w.sample(
             "lsnvlink_gpu_cpu_links",
-            &[("gpu", g.address.to_string())],
+            &gpu_labels(t, g.address),
             g.links_on_bus().count() as u64,
         );
     }
@@ -163,7 +237,7 @@ pub fn prom(report: &Report, memlock: &[MemlockNeed]) -> String {
     for g in t.gpus.iter().filter(|g| g.npu.is_some()) {
         w.sample(
             "lsnvlink_gpu_cpu_links_listed",
-            &[("gpu", g.address.to_string())],
+            &gpu_labels(t, g.address),
             g.npu.as_ref().map_or(0, Vec::len).max(g.cpu_links.len()) as u64,
         );
     }
@@ -177,8 +251,10 @@ pub fn prom(report: &Report, memlock: &[MemlockNeed]) -> String {
             w.sample(
                 "lsnvlink_gpu_peer_links",
                 &[
-                    ("gpu", g.address.to_string()),
-                    ("peer", l.peer.to_string()),
+                    ("gpu", gpu_index(t, g.address)),
+                    ("pci_bus_id", nvml_bus_id(g.address)),
+                    ("peer", gpu_index(t, l.peer)),
+                    ("peer_pci_bus_id", nvml_bus_id(l.peer)),
                     ("inferred", l.inferred.to_string()),
                 ],
                 u64::from(l.count),
@@ -195,7 +271,7 @@ pub fn prom(report: &Report, memlock: &[MemlockNeed]) -> String {
         {
             w.sample(
                 "lsnvlink_gpu_memory_numa_node",
-                &[("gpu", g.address.to_string())],
+                &gpu_labels(t, g.address),
                 u64::from(node),
             );
         }
@@ -208,7 +284,7 @@ pub fn prom(report: &Report, memlock: &[MemlockNeed]) -> String {
         if let Some(Ok(m)) = &g.memory {
             w.sample(
                 "lsnvlink_gpu_memory_bytes",
-                &[("gpu", g.address.to_string())],
+                &gpu_labels(t, g.address),
                 m.size,
             );
         }
@@ -224,22 +300,23 @@ pub fn prom(report: &Report, memlock: &[MemlockNeed]) -> String {
         {
             w.sample(
                 "lsnvlink_gpu_memory_online_bytes",
-                &[("gpu", g.address.to_string())],
+                &gpu_labels(t, g.address),
                 bytes,
             );
         }
     }
     w.metric(
         "lsnvlink_bridge_info",
-        "One NVLink bridge function (1014:04ea): its GPU, chip, link index, speed code, \
-         driver, IOMMU group.",
+        "One NVLink bridge function (1014:04ea): its GPU (index and NVML bus id), chip, link \
+         index, speed code, driver, IOMMU group.",
     );
     for b in t.bridges_on_bus() {
         w.sample(
             "lsnvlink_bridge_info",
             &[
                 ("bridge", b.address.to_string()),
-                ("gpu", opt(b.gpu)),
+                ("gpu", b.gpu.map(|a| gpu_index(t, a)).unwrap_or_default()),
+                ("pci_bus_id", opt(b.gpu.map(nvml_bus_id))),
                 ("chip", opt(b.chip_id)),
                 ("link_index", opt(b.link_index)),
                 (
@@ -253,15 +330,16 @@ pub fn prom(report: &Report, memlock: &[MemlockNeed]) -> String {
         );
     }
     w.metric(
-        "lsnvlink_bridge_link_speed_bits_per_second",
-        "Lane rate of the bridge's NVLink (ibm,nvlink-speed), for the known speed codes.",
+        "lsnvlink_bridge_link_speed_bytes_per_second",
+        "Lane rate of the bridge's NVLink (ibm,nvlink-speed) in bytes per second (bits / 8), \
+         for the known speed codes.",
     );
     for b in t.bridges_on_bus() {
         if let Some(bps) = b.speed.and_then(|s| s.bits_per_second()) {
             w.sample(
-                "lsnvlink_bridge_link_speed_bits_per_second",
+                "lsnvlink_bridge_link_speed_bytes_per_second",
                 &[("bridge", b.address.to_string())],
-                bps,
+                bps / 8,
             );
         }
     }
