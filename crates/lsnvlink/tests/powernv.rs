@@ -71,7 +71,7 @@ fn dot_is_a_graph_graphviz_accepts() {
 
 #[test]
 fn prom_is_exposition_text_naming_the_real_kernel() {
-    let text = lsnvlink::render::prom::prom(&read(NAME), &[]);
+    let text = lsnvlink::render::prom::prom(&read(NAME), &[], 0);
     let scrape = prom_text_format_parser::Scrape::parse(&text).unwrap();
     assert!(
         scrape
