@@ -84,7 +84,9 @@ fn report() {
 fn pci() {
     check(
         "pci",
-        &documents(snapshots(|n| n == "pci__json.snap" || n == "powernv__pci_json.snap")),
+        &documents(snapshots(|n| {
+            n == "pci__json.snap" || n == "powernv__pci_json.snap"
+        })),
     );
 }
 
@@ -102,13 +104,18 @@ fn memlock() {
 fn diff() {
     check(
         "diff",
-        &documents(snapshots(|n| n.starts_with("diff__") && n.ends_with("__json.snap"))),
+        &documents(snapshots(|n| {
+            n.starts_with("diff__") && n.ends_with("__json.snap")
+        })),
     );
 }
 
 #[test]
 fn hwloc_and_capture_manifest_and_dt_dump() {
-    check("hwloc", &documents(snapshots(|n| n == "inputs__hwloc__json.snap")));
+    check(
+        "hwloc",
+        &documents(snapshots(|n| n == "inputs__hwloc__json.snap")),
+    );
     check(
         "capture-manifest",
         &documents(snapshots(|n| n == "capture__manifest_snapshot.snap")),
@@ -124,7 +131,11 @@ fn fleet_lines() {
     let mut hosts = Vec::new();
     let mut summaries = Vec::new();
     for p in snapshots(|n| n == "fleet__fleet_json.snap") {
-        for (i, line) in body(&p).lines().filter(|l| !l.trim().is_empty()).enumerate() {
+        for (i, line) in body(&p)
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .enumerate()
+        {
             let v: Value = serde_json::from_str(line).unwrap();
             let origin = format!("{} line {}", p.display(), i + 1);
             match v["kind"].as_str() {
