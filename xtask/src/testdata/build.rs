@@ -1397,6 +1397,30 @@ mod tests {
     }
 
     #[test]
+    fn pcie_functions_have_the_extended_config_space() {
+        let t = tree_of("ac922-4gpu-16gb-nvidia");
+        let config = |addr: &str| {
+            let suffix = format!("/{addr}/config");
+            match t
+                .iter()
+                .find(|(p, _)| p.starts_with("sys/devices/") && p.ends_with(&suffix))
+            {
+                Some((_, Entry::File(bytes))) => bytes.clone(),
+                other => panic!("{addr}: {other:?}"),
+            }
+        };
+        let len = |addr: &str| config(addr).len();
+        // Root port, switch port, GPU: PCI Express, 4 KiB as on the live kernel.
+        assert_eq!(len("0004:00:00.0"), 4096);
+        assert_eq!(len("0004:02:0a.0"), 4096);
+        assert_eq!(len("0004:04:00.0"), 4096);
+        // Conventional PCI VGA, and skiboot's 256-byte emulated NVLink bridges.
+        assert_eq!(len("0002:02:00.0"), 256);
+        assert_eq!(len("0006:00:00.0"), 256);
+        assert!(config("0004:04:00.0").iter().skip(0x100).all(|&b| b == 0));
+    }
+
+    #[test]
     fn every_pci_node_has_a_location_code() {
         let t = tree_of("ac922-4gpu-16gb-nvidia");
         let base = "sys/firmware/devicetree/base/";

@@ -59,7 +59,8 @@ pub struct Dev {
     pub in_sysfs: bool,
     /// Device-tree path below the base, when the host has a device tree.
     pub of_node: Option<String>,
-    /// Config space length: 256, or 4096 with a Device Serial Number capability at 0x100.
+    /// A Device Serial Number capability at 0x100 (in the 4 KiB extended configuration
+    /// space), with this serial number.
     pub dsn: Option<u64>,
     /// PCI Express Device Capabilities register (offset 4 in the capability).
     pub devcap: u32,
@@ -110,6 +111,23 @@ impl Dev {
     /// `bdfn` as skiboot counts it (bus << 8 | dev << 3 | fn).
     pub fn bdfn(&self) -> u32 {
         u32::from(self.bus) << 8 | u32::from(self.dev) << 3 | u32::from(self.func)
+    }
+
+    /// The length of `config` (`dev->cfg_size`): Linux `drivers/pci/probe.c`
+    /// `pci_cfg_space_size` gives 4096 (`PCI_CFG_SPACE_EXP_SIZE`) to PCI Express functions
+    /// and host bridges when the dword at 0x100 reads as something other than all ones
+    /// (`pci_cfg_space_size_ext`), else 256. The live POWER9 kernel shows 4096 on every PCIe
+    /// function, root ports included (docs/powernv-vs-model.md). An NVLink bridge's config
+    /// space is skiboot's emulation, 0x100 bytes long (hw/npu2.c `pci_virt_add_device(…,
+    /// 0x100, …)`), and core/pci-virt.c `pci_virt_cfg_read` answers a read past it with
+    /// `OPAL_PARAMETER` and all ones: 256.
+    pub fn cfg_size(&self) -> usize {
+        let host_bridge = self.class >> 8 == 0x0600;
+        if self.npu_link.is_none() && (self.pcie.is_some() || host_bridge || self.dsn.is_some()) {
+            4096
+        } else {
+            256
+        }
     }
 }
 
@@ -169,10 +187,11 @@ pub fn list(values: &[u32]) -> String {
 }
 
 /// The config space lspci reads: the standard header, a PCI Express capability at 0x40, and
-/// for devices with a serial number a 4 KiB space with the Device Serial Number capability at
-/// 0x100 (PCI Express base specification 7.9.3).
+/// for devices with a serial number the Device Serial Number capability at 0x100 (PCI Express
+/// base specification 7.9.3). [`Dev::cfg_size`] bytes; an extended space without a
+/// capability reads as zeros from 0x100 (a zero header: no extended capability).
 pub fn config(d: &Dev) -> Vec<u8> {
-    let mut c = vec![0u8; if d.dsn.is_some() { 4096 } else { 256 }];
+    let mut c = vec![0u8; d.cfg_size()];
     let mut put = |off: usize, bytes: &[u8]| {
         if let Some(dst) = c.get_mut(off..off + bytes.len()) {
             dst.copy_from_slice(bytes);
