@@ -734,7 +734,16 @@ fn power9(tree: &mut Tree, host: &Host, threads_per_chip: u32, fw: &Firmware) ->
             _ => (0..nr_cpus).collect(),
         }
     };
-    pci::write(tree, &devs, nr_cpus, &cpus_of, host.kernel.devspec_newline)?;
+    pci::write(
+        tree,
+        &devs,
+        &pci::Kernel {
+            cpus_of: &cpus_of,
+            nr_cpus,
+            devspec_newline: host.kernel.devspec_newline,
+            dt: Some(&tree_dt),
+        },
+    )?;
     let mut nodes: Vec<(u32, Vec<u32>, u64)> = vec![
         (0, cpus_of(0), RAM_PER_CHIP >> 10),
         (8, cpus_of(8), RAM_PER_CHIP >> 10),
@@ -1246,7 +1255,16 @@ fn x86(tree: &mut Tree) -> Result<()> {
         d.irq = 16 + i as u32;
     }
     let all: Vec<u32> = (0..nr_cpus).collect();
-    pci::write(tree, &devs, nr_cpus, &|_| all.clone(), false)?;
+    pci::write(
+        tree,
+        &devs,
+        &pci::Kernel {
+            cpus_of: &|_| all.clone(),
+            nr_cpus,
+            devspec_newline: false,
+            dt: None,
+        },
+    )?;
     numa(tree, &mut [(0, all.clone(), 32 << 20)])?;
     meminfo(tree, 32 << 20)?;
     let mut s = String::new();
@@ -1418,6 +1436,31 @@ mod tests {
         assert_eq!(len("0002:02:00.0"), 256);
         assert_eq!(len("0006:00:00.0"), 256);
         assert!(config("0004:04:00.0").iter().skip(0x100).all(|&b| b == 0));
+    }
+
+    #[test]
+    fn uevent_carries_the_device_tree_keys() {
+        let t = tree_of("power9-no-gpu");
+        assert_eq!(
+            attr(&t, "0000:00:00.0", "uevent"),
+            "DRIVER=pcieport\nOF_NAME=pci\nOF_FULLNAME=/pciex@600c3c0000000/pci@0\n\
+             OF_TYPE=pciex\nOF_COMPATIBLE_N=0\nPCI_CLASS=60400\nPCI_ID=1014:04C1\n\
+             PCI_SUBSYS_ID=0000:0000\nPCI_SLOT_NAME=0000:00:00.0\n\
+             MODALIAS=pci:v00001014d000004C1sv00000000sd00000000bc06sc04i00\n"
+        );
+        let nvme = attr(&t, "0000:01:00.0", "uevent");
+        assert!(
+            nvme.starts_with(
+                "DRIVER=nvme\nOF_NAME=mass-storage\n\
+                 OF_FULLNAME=/pciex@600c3c0000000/pci@0/mass-storage@0\nOF_COMPATIBLE_N=0\n\
+                 PCI_CLASS=10802\n"
+            ),
+            "{nvme}"
+        );
+        // The host bridge's uevent is empty; without a device tree there are no OF_ keys.
+        assert_eq!(text(&t, "sys/devices/pci0000:00/uevent"), "");
+        let x86 = tree_of("x86-v100-pcie");
+        assert!(!attr(&x86, "0000:01:00.0", "uevent").contains("OF_"));
     }
 
     #[test]

@@ -5,6 +5,8 @@
 use anyhow::Result;
 use lsnvlink::capture::Tree;
 
+use super::dt::Dt;
+
 /// Linux `IORESOURCE_MEM` (0x200) with the BAR's own low bits, as `resource` prints flags
 /// (include/linux/ioport.h): 32-bit memory.
 pub const MEM32: u64 = 0x0004_0200;
@@ -277,17 +279,53 @@ fn resource(d: &Dev) -> String {
         .collect()
 }
 
+/// What differs, host to host and kernel to kernel, in the PCI sysfs [`write`] produces.
+pub struct Kernel<'a> {
+    /// The CPUs local to a NUMA node (-1: all).
+    pub cpus_of: &'a dyn Fn(i32) -> Vec<u32>,
+    /// `nr_cpu_ids`, the width of `local_cpus`.
+    pub nr_cpus: u32,
+    /// Whether the kernel ends `devspec` with a newline (5.13+).
+    pub devspec_newline: bool,
+    /// The device tree the functions' `of_node` links point into, for the `OF_*` keys of
+    /// `uevent`.
+    pub dt: Option<&'a Dt>,
+}
+
+/// The `OF_*` lines of a device's `uevent`, in the order Linux writes them: torvalds/linux
+/// `drivers/base/core.c` `dev_uevent` calls `of_device_uevent` (`drivers/of/device.c`) for a
+/// device with an `of_node`, after `DRIVER=` and before the bus's own keys (`pci_uevent`):
+/// `OF_NAME`, `OF_FULLNAME`, `OF_TYPE` when the node has a `device_type`, one
+/// `OF_COMPATIBLE_<n>` per `compatible` string, `OF_COMPATIBLE_N` (then `OF_ALIAS_<n>` for
+/// `/aliases` entries naming the node: the model has none). The same code in 4.14 (with
+/// `full_name` for `%pOF`) and in 6.1, whose live capture shows exactly these lines.
+fn of_uevent(dt: Option<&Dt>, node: &str) -> String {
+    let text = |bytes: &[u8]| {
+        bytes
+            .split(|&b| b == 0)
+            .filter(|s| !s.is_empty())
+            .map(|s| String::from_utf8_lossy(s).into_owned())
+            .collect::<Vec<_>>()
+    };
+    let leaf = node.rsplit('/').next().unwrap_or_default();
+    let name = leaf.split('@').next().unwrap_or_default();
+    let mut s = format!("OF_NAME={name}\nOF_FULLNAME=/{node}\n");
+    let prop = |name: &str| dt.and_then(|dt| dt.prop(node, name)).map(text);
+    if let Some(kind) = prop("device_type").and_then(|t| t.into_iter().next()) {
+        s.push_str(&format!("OF_TYPE={kind}\n"));
+    }
+    let compatible = prop("compatible").unwrap_or_default();
+    for (n, c) in compatible.iter().enumerate() {
+        s.push_str(&format!("OF_COMPATIBLE_{n}={c}\n"));
+    }
+    s.push_str(&format!("OF_COMPATIBLE_N={}\n", compatible.len()));
+    s
+}
+
 /// Writes every function to `tree`: the device directories with their attributes and links,
-/// `/sys/bus/pci/{devices,drivers}` and `/sys/kernel/iommu_groups`. `cpus_of(node)` gives the
-/// CPUs local to a NUMA node (-1: all); `devspec_newline` whether the kernel ends `devspec`
-/// with a newline (5.13+).
-pub fn write(
-    tree: &mut Tree,
-    devs: &[Dev],
-    nr_cpus: u32,
-    cpus_of: &dyn Fn(i32) -> Vec<u32>,
-    devspec_newline: bool,
-) -> Result<()> {
+/// `/sys/bus/pci/{devices,drivers}` and `/sys/kernel/iommu_groups`.
+pub fn write(tree: &mut Tree, devs: &[Dev], kernel: &Kernel<'_>) -> Result<()> {
+    let nr_cpus = kernel.nr_cpus;
     tree.insert_dir("sys/bus/pci/devices")?;
     tree.insert_dir("sys/bus/pci/drivers")?;
     for (i, d) in devs.iter().enumerate() {
@@ -295,6 +333,13 @@ pub fn write(
             continue;
         }
         let dir = sysfs_dir(devs, i);
+        // The host bridge `pciDDDD:00` is a device without bus or class, so
+        // drivers/base/core.c `dev_uevent_filter` refuses it and `uevent_show` prints
+        // nothing: an empty `uevent` (so in the live capture).
+        if d.parent.is_none() {
+            let host = dir.split('/').take(2).collect::<Vec<_>>().join("/");
+            tree.insert_file(&format!("sys/{host}/uevent"), Vec::new())?;
+        }
         let up = up(&dir);
         let addr = d.addr();
         let file = |tree: &mut Tree, name: &str, text: String| {
@@ -309,7 +354,7 @@ pub fn write(
         file(tree, "irq", format!("{}\n", d.irq))?;
         file(tree, "resource", resource(d))?;
         file(tree, "numa_node", format!("{}\n", d.numa))?;
-        let cpus = cpus_of(d.numa);
+        let cpus = (kernel.cpus_of)(d.numa);
         file(tree, "local_cpus", format!("{}\n", cpumask(&cpus, nr_cpus)))?;
         file(tree, "local_cpulist", format!("{}\n", list(&cpus)))?;
         file(
@@ -333,6 +378,9 @@ pub fn write(
         let mut uevent = String::new();
         if let Some(driver) = d.driver {
             uevent.push_str(&format!("DRIVER={driver}\n"));
+        }
+        if let Some(node) = &d.of_node {
+            uevent.push_str(&of_uevent(kernel.dt, node));
         }
         uevent.push_str(&format!(
             "PCI_CLASS={:X}\nPCI_ID={:04X}:{:04X}\nPCI_SUBSYS_ID={:04X}:{:04X}\nPCI_SLOT_NAME={addr}\nMODALIAS={modalias}\n",
@@ -389,7 +437,7 @@ pub fn write(
             )?;
             // Linux drivers/pci/pci-sysfs.c devspec_show: `sprintf(buf, "%pOF", np)` before
             // 5.13, `sysfs_emit(buf, "%pOF\n", np)` after (§7 "other details").
-            let nl = if devspec_newline { "\n" } else { "" };
+            let nl = if kernel.devspec_newline { "\n" } else { "" };
             file(tree, "devspec", format!("/{node}{nl}"))?;
         }
     }
