@@ -49,7 +49,7 @@ pub fn capture(host: &Host) -> Result<Capture> {
             threads_per_chip,
             firmware,
         } => power9(&mut tree, host, threads_per_chip, &firmware)?,
-        Arch::X86 => x86(&mut tree)?,
+        Arch::X86 => x86(&mut tree, host)?,
     }
     let mut manifest = Manifest::fixed("cargo xtask testdata");
     manifest.kernel_release = Some(host.kernel.release.to_owned());
@@ -741,6 +741,14 @@ fn power9(tree: &mut Tree, host: &Host, threads_per_chip: u32, fw: &Firmware) ->
             cpus_of: &cpus_of,
             nr_cpus,
             devspec_newline: host.kernel.devspec_newline,
+            // The powerpc IOMMU groups have no default domain on the kernels modelled:
+            // arch/powerpc/kernel/iommu.c `iommu_add_device` puts a device straight into the
+            // PE's group (`iommu_group_add_device`), with no `iommu_ops` registered for PCI,
+            // so `iommu_group_show_type` prints `unknown` (so in the live 6.1 capture). The
+            // `spapr_tce_iommu_ops` that change this came after 6.1 (linuxppc-dev, 2022-23:
+            // "powerpc/iommu: Add iommu_ops to report capabilities and allow blocking
+            // domains").
+            group_type: host.kernel.iommu_group_type.then_some("unknown\n"),
             dt: Some(&tree_dt),
         },
     )?;
@@ -1214,7 +1222,7 @@ fn cpuinfo_power9(tree: &mut Tree, model: &str, nr_cpus: u32) -> Result<()> {
 
 /// An x86-64 host: one socket, 8 threads, a PCIe V100 on a root port, USB, SATA, Ethernet;
 /// no device tree [G: a generic single-socket server].
-fn x86(tree: &mut Tree) -> Result<()> {
+fn x86(tree: &mut Tree, machine: &Host) -> Result<()> {
     let nr_cpus = 8;
     let mut devs = Vec::new();
     let mut host = Dev::new(0, 0, 0, 0, (0x8086, 0x3e30), 0x060000);
@@ -1262,6 +1270,9 @@ fn x86(tree: &mut Tree) -> Result<()> {
             cpus_of: &|_| all.clone(),
             nr_cpus,
             devspec_newline: false,
+            // [G] An x86 IOMMU (groups exist) in its default translated mode: the group's
+            // default domain is a DMA domain (`iommu_group_show_type`: `DMA\n`).
+            group_type: machine.kernel.iommu_group_type.then_some("DMA\n"),
             dt: None,
         },
     )?;
@@ -1461,6 +1472,17 @@ mod tests {
         assert_eq!(text(&t, "sys/devices/pci0000:00/uevent"), "");
         let x86 = tree_of("x86-v100-pcie");
         assert!(!attr(&x86, "0000:01:00.0", "uevent").contains("OF_"));
+    }
+
+    #[test]
+    fn iommu_groups_have_a_type_from_4_19() {
+        let t = tree_of("power9-no-gpu");
+        assert_eq!(text(&t, "sys/kernel/iommu_groups/0/type"), "unknown\n");
+        let t = tree_of("ac922-6gpu-16gb-kernel-4.14");
+        assert!(t.get("sys/kernel/iommu_groups/5/devices").is_some());
+        assert!(t.get("sys/kernel/iommu_groups/5/type").is_none());
+        let t = tree_of("x86-v100-pcie");
+        assert_eq!(text(&t, "sys/kernel/iommu_groups/1/type"), "DMA\n");
     }
 
     #[test]

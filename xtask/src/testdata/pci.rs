@@ -2,6 +2,8 @@
 //! reads (pciutils `lib/sysfs.c`: `vendor device class irq resource config`, `revision`,
 //! `subsystem_*`, `numa_node`, links `driver`, `iommu_group`, `of_node`).
 
+use std::collections::BTreeSet;
+
 use anyhow::Result;
 use lsnvlink::capture::Tree;
 
@@ -287,6 +289,8 @@ pub struct Kernel<'a> {
     pub nr_cpus: u32,
     /// Whether the kernel ends `devspec` with a newline (5.13+).
     pub devspec_newline: bool,
+    /// What `/sys/kernel/iommu_groups/N/type` reads, on kernels that have it.
+    pub group_type: Option<&'static str>,
     /// The device tree the functions' `of_node` links point into, for the `OF_*` keys of
     /// `uevent`.
     pub dt: Option<&'a Dt>,
@@ -328,6 +332,7 @@ pub fn write(tree: &mut Tree, devs: &[Dev], kernel: &Kernel<'_>) -> Result<()> {
     let nr_cpus = kernel.nr_cpus;
     tree.insert_dir("sys/bus/pci/devices")?;
     tree.insert_dir("sys/bus/pci/drivers")?;
+    let mut groups = BTreeSet::new();
     for (i, d) in devs.iter().enumerate() {
         if !d.in_sysfs {
             continue;
@@ -420,6 +425,7 @@ pub fn write(tree: &mut Tree, devs: &[Dev], kernel: &Kernel<'_>) -> Result<()> {
             )?;
         }
         if let Some(group) = d.group {
+            groups.insert(group);
             tree.insert_symlink(
                 &format!("sys/{dir}/iommu_group"),
                 &format!("{up}kernel/iommu_groups/{group}"),
@@ -439,6 +445,14 @@ pub fn write(tree: &mut Tree, devs: &[Dev], kernel: &Kernel<'_>) -> Result<()> {
             // 5.13, `sysfs_emit(buf, "%pOF\n", np)` after (§7 "other details").
             let nl = if kernel.devspec_newline { "\n" } else { "" };
             file(tree, "devspec", format!("/{node}{nl}"))?;
+        }
+    }
+    if let Some(text) = kernel.group_type {
+        for group in groups {
+            tree.insert_file(
+                &format!("sys/kernel/iommu_groups/{group}/type"),
+                text.as_bytes().to_vec(),
+            )?;
         }
     }
     Ok(())
