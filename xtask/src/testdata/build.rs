@@ -750,6 +750,7 @@ fn power9(tree: &mut Tree, host: &Host, threads_per_chip: u32, fw: &Firmware) ->
             // domains").
             group_type: host.kernel.iommu_group_type.then_some("unknown\n"),
             dt: Some(&tree_dt),
+            idle_drivers: host.kernel.idle_pci_drivers,
         },
     )?;
     let mut nodes: Vec<(u32, Vec<u32>, u64)> = vec![
@@ -1274,6 +1275,7 @@ fn x86(tree: &mut Tree, machine: &Host) -> Result<()> {
             // default domain is a DMA domain (`iommu_group_show_type`: `DMA\n`).
             group_type: machine.kernel.iommu_group_type.then_some("DMA\n"),
             dt: None,
+            idle_drivers: machine.kernel.idle_pci_drivers,
         },
     )?;
     numa(tree, &mut [(0, all.clone(), 32 << 20)])?;
@@ -1472,6 +1474,18 @@ mod tests {
         assert_eq!(text(&t, "sys/devices/pci0000:00/uevent"), "");
         let x86 = tree_of("x86-v100-pcie");
         assert!(!attr(&x86, "0000:01:00.0", "uevent").contains("OF_"));
+    }
+
+    #[test]
+    fn debian_kernels_list_their_idle_serial_driver() {
+        let t = tree_of("power9-no-gpu");
+        assert_eq!(t.get("sys/bus/pci/drivers/serial"), Some(&Entry::Dir));
+        assert!(
+            !t.iter()
+                .any(|(p, _)| p.starts_with("sys/bus/pci/drivers/serial/"))
+        );
+        let t = tree_of("ac922-4gpu-kernel-5.14");
+        assert!(t.get("sys/bus/pci/drivers/serial").is_none());
     }
 
     #[test]

@@ -294,6 +294,9 @@ pub struct Kernel<'a> {
     /// The device tree the functions' `of_node` links point into, for the `OF_*` keys of
     /// `uevent`.
     pub dt: Option<&'a Dt>,
+    /// Drivers registered with the PCI bus and bound to nothing: their directories under
+    /// `/sys/bus/pci/drivers` exist all the same.
+    pub idle_drivers: &'a [&'static str],
 }
 
 /// The `OF_*` lines of a device's `uevent`, in the order Linux writes them: torvalds/linux
@@ -332,6 +335,9 @@ pub fn write(tree: &mut Tree, devs: &[Dev], kernel: &Kernel<'_>) -> Result<()> {
     let nr_cpus = kernel.nr_cpus;
     tree.insert_dir("sys/bus/pci/devices")?;
     tree.insert_dir("sys/bus/pci/drivers")?;
+    for driver in kernel.idle_drivers {
+        tree.insert_dir(&format!("sys/bus/pci/drivers/{driver}"))?;
+    }
     let mut groups = BTreeSet::new();
     for (i, d) in devs.iter().enumerate() {
         if !d.in_sysfs {
