@@ -49,7 +49,7 @@ pub fn capture(host: &Host) -> Result<Capture> {
             threads_per_chip,
             firmware,
         } => power9(&mut tree, host, threads_per_chip, &firmware)?,
-        Arch::X86 => x86(&mut tree)?,
+        Arch::X86 => x86(&mut tree, host)?,
     }
     let mut manifest = Manifest::fixed("cargo xtask testdata");
     manifest.kernel_release = Some(host.kernel.release.to_owned());
@@ -734,7 +734,25 @@ fn power9(tree: &mut Tree, host: &Host, threads_per_chip: u32, fw: &Firmware) ->
             _ => (0..nr_cpus).collect(),
         }
     };
-    pci::write(tree, &devs, nr_cpus, &cpus_of, host.kernel.devspec_newline)?;
+    pci::write(
+        tree,
+        &devs,
+        &pci::Kernel {
+            cpus_of: &cpus_of,
+            nr_cpus,
+            devspec_newline: host.kernel.devspec_newline,
+            // The powerpc IOMMU groups have no default domain on the kernels modelled:
+            // arch/powerpc/kernel/iommu.c `iommu_add_device` puts a device straight into the
+            // PE's group (`iommu_group_add_device`), with no `iommu_ops` registered for PCI,
+            // so `iommu_group_show_type` prints `unknown` (so in the live 6.1 capture). The
+            // `spapr_tce_iommu_ops` that change this came after 6.1 (linuxppc-dev, 2022-23:
+            // "powerpc/iommu: Add iommu_ops to report capabilities and allow blocking
+            // domains").
+            group_type: host.kernel.iommu_group_type.then_some("unknown\n"),
+            dt: Some(&tree_dt),
+            idle_drivers: host.kernel.idle_pci_drivers,
+        },
+    )?;
     let mut nodes: Vec<(u32, Vec<u32>, u64)> = vec![
         (0, cpus_of(0), RAM_PER_CHIP >> 10),
         (8, cpus_of(8), RAM_PER_CHIP >> 10),
@@ -1205,7 +1223,7 @@ fn cpuinfo_power9(tree: &mut Tree, model: &str, nr_cpus: u32) -> Result<()> {
 
 /// An x86-64 host: one socket, 8 threads, a PCIe V100 on a root port, USB, SATA, Ethernet;
 /// no device tree [G: a generic single-socket server].
-fn x86(tree: &mut Tree) -> Result<()> {
+fn x86(tree: &mut Tree, machine: &Host) -> Result<()> {
     let nr_cpus = 8;
     let mut devs = Vec::new();
     let mut host = Dev::new(0, 0, 0, 0, (0x8086, 0x3e30), 0x060000);
@@ -1246,7 +1264,20 @@ fn x86(tree: &mut Tree) -> Result<()> {
         d.irq = 16 + i as u32;
     }
     let all: Vec<u32> = (0..nr_cpus).collect();
-    pci::write(tree, &devs, nr_cpus, &|_| all.clone(), false)?;
+    pci::write(
+        tree,
+        &devs,
+        &pci::Kernel {
+            cpus_of: &|_| all.clone(),
+            nr_cpus,
+            devspec_newline: false,
+            // [G] An x86 IOMMU (groups exist) in its default translated mode: the group's
+            // default domain is a DMA domain (`iommu_group_show_type`: `DMA\n`).
+            group_type: machine.kernel.iommu_group_type.then_some("DMA\n"),
+            dt: None,
+            idle_drivers: machine.kernel.idle_pci_drivers,
+        },
+    )?;
     numa(tree, &mut [(0, all.clone(), 32 << 20)])?;
     meminfo(tree, 32 << 20)?;
     let mut s = String::new();
@@ -1394,6 +1425,78 @@ mod tests {
         }
         assert!(t.get("sys/bus/pci/devices/0007:00:00.2").is_some());
         assert!(t.get("sys/bus/pci/devices/0035:04:00.0").is_some());
+    }
+
+    #[test]
+    fn pcie_functions_have_the_extended_config_space() {
+        let t = tree_of("ac922-4gpu-16gb-nvidia");
+        let config = |addr: &str| {
+            let suffix = format!("/{addr}/config");
+            match t
+                .iter()
+                .find(|(p, _)| p.starts_with("sys/devices/") && p.ends_with(&suffix))
+            {
+                Some((_, Entry::File(bytes))) => bytes.clone(),
+                other => panic!("{addr}: {other:?}"),
+            }
+        };
+        let len = |addr: &str| config(addr).len();
+        // Root port, switch port, GPU: PCI Express, 4 KiB as on the live kernel.
+        assert_eq!(len("0004:00:00.0"), 4096);
+        assert_eq!(len("0004:02:0a.0"), 4096);
+        assert_eq!(len("0004:04:00.0"), 4096);
+        // Conventional PCI VGA, and skiboot's 256-byte emulated NVLink bridges.
+        assert_eq!(len("0002:02:00.0"), 256);
+        assert_eq!(len("0006:00:00.0"), 256);
+        assert!(config("0004:04:00.0").iter().skip(0x100).all(|&b| b == 0));
+    }
+
+    #[test]
+    fn uevent_carries_the_device_tree_keys() {
+        let t = tree_of("power9-no-gpu");
+        assert_eq!(
+            attr(&t, "0000:00:00.0", "uevent"),
+            "DRIVER=pcieport\nOF_NAME=pci\nOF_FULLNAME=/pciex@600c3c0000000/pci@0\n\
+             OF_TYPE=pciex\nOF_COMPATIBLE_N=0\nPCI_CLASS=60400\nPCI_ID=1014:04C1\n\
+             PCI_SUBSYS_ID=0000:0000\nPCI_SLOT_NAME=0000:00:00.0\n\
+             MODALIAS=pci:v00001014d000004C1sv00000000sd00000000bc06sc04i00\n"
+        );
+        let nvme = attr(&t, "0000:01:00.0", "uevent");
+        assert!(
+            nvme.starts_with(
+                "DRIVER=nvme\nOF_NAME=mass-storage\n\
+                 OF_FULLNAME=/pciex@600c3c0000000/pci@0/mass-storage@0\nOF_COMPATIBLE_N=0\n\
+                 PCI_CLASS=10802\n"
+            ),
+            "{nvme}"
+        );
+        // The host bridge's uevent is empty; without a device tree there are no OF_ keys.
+        assert_eq!(text(&t, "sys/devices/pci0000:00/uevent"), "");
+        let x86 = tree_of("x86-v100-pcie");
+        assert!(!attr(&x86, "0000:01:00.0", "uevent").contains("OF_"));
+    }
+
+    #[test]
+    fn debian_kernels_list_their_idle_serial_driver() {
+        let t = tree_of("power9-no-gpu");
+        assert_eq!(t.get("sys/bus/pci/drivers/serial"), Some(&Entry::Dir));
+        assert!(
+            !t.iter()
+                .any(|(p, _)| p.starts_with("sys/bus/pci/drivers/serial/"))
+        );
+        let t = tree_of("ac922-4gpu-kernel-5.14");
+        assert!(t.get("sys/bus/pci/drivers/serial").is_none());
+    }
+
+    #[test]
+    fn iommu_groups_have_a_type_from_4_19() {
+        let t = tree_of("power9-no-gpu");
+        assert_eq!(text(&t, "sys/kernel/iommu_groups/0/type"), "unknown\n");
+        let t = tree_of("ac922-6gpu-16gb-kernel-4.14");
+        assert!(t.get("sys/kernel/iommu_groups/5/devices").is_some());
+        assert!(t.get("sys/kernel/iommu_groups/5/type").is_none());
+        let t = tree_of("x86-v100-pcie");
+        assert_eq!(text(&t, "sys/kernel/iommu_groups/1/type"), "DMA\n");
     }
 
     #[test]

@@ -86,6 +86,14 @@ impl Dt {
         self.nodes.entry(path.to_owned()).or_default()
     }
 
+    /// A property of the node at `path`, if both exist.
+    pub fn prop(&self, path: &str, name: &str) -> Option<&[u8]> {
+        self.nodes
+            .get(path)
+            .and_then(|n| n.props.get(name))
+            .map(Vec::as_slice)
+    }
+
     /// Writes every node as a directory and every property as a file.
     pub fn write(&self, tree: &mut Tree) -> Result<()> {
         for (path, node) in &self.nodes {

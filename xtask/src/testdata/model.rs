@@ -44,6 +44,20 @@ pub struct Kernel {
     /// `drivers/pci/pci-sysfs.c` `devspec_show` moved to `sysfs_emit(buf, "%pOF\n", np)`;
     /// before, `sprintf(buf, "%pOF", np)` (§7 "other details").
     pub devspec_newline: bool,
+    /// Whether `/sys/kernel/iommu_groups/N/type` exists: torvalds/linux `c52c72d3dee8`
+    /// "iommu: Add sysfs attribyte for domain type" (`drivers/iommu/iommu.c`
+    /// `iommu_group_show_type`, created in `iommu_group_alloc`), present in a 4.19 tree; its
+    /// newline fix `24f307d8abf7` was backported to 4.19.y (no 4.14.y backport found). So
+    /// 4.19+ has it, upstream 4.14 not [G for RHEL's 4.14, which may carry backports].
+    /// It prints the group's default domain type, `unknown` when the group has none.
+    pub iommu_group_type: bool,
+    /// PCI drivers built into the kernel that bind nothing on the modelled hosts: each still
+    /// has its directory under `/sys/bus/pci/drivers` (registration creates it,
+    /// `drivers/base/bus.c` `bus_add_driver`). Debian builds the 8250 PCI serial driver in
+    /// (`CONFIG_SERIAL_8250_PCI=y` in Debian 12's 6.1 ppc64el config, whose live capture shows
+    /// the empty `serial/`, `drivers/tty/serial/8250/8250_pci.c` `.name = "serial"`) [G: that
+    /// Debian 11's 5.10 configs set it too]. Empty for the other distributions (unknown).
+    pub idle_pci_drivers: &'static [&'static str],
 }
 
 /// IOMMU grouping of GPUs and NVLink bridges (§7).
@@ -65,6 +79,8 @@ impl Kernel {
         npu_probed: true,
         groups: Grouping::PerGpu,
         devspec_newline: false,
+        iommu_group_type: false,
+        idle_pci_drivers: &[],
     };
     /// Ubuntu 20.04's 5.4 [G on the release string]: compound groups, vfio NVLink2 without
     /// the ATSD fallback (5.0-5.6, §7 "vfio ATSD").
@@ -73,6 +89,8 @@ impl Kernel {
         npu_probed: true,
         groups: Grouping::PerNpu,
         devspec_newline: false,
+        iommu_group_type: true,
+        idle_pci_drivers: &[],
     };
     /// Debian 11's 5.10 [G on the release string], the last LTS with NVLink2 (§5): compound
     /// groups, vfio with the `ibm,mmio-atsd[0]` fallback (5.7+).
@@ -81,6 +99,8 @@ impl Kernel {
         npu_probed: true,
         groups: Grouping::PerNpu,
         devspec_newline: false,
+        iommu_group_type: true,
+        idle_pci_drivers: &["serial"],
     };
     /// RHEL 9.2's 5.14: no NPU PHBs at all (§7 row 1).
     pub const EL9_5_14: Kernel = Kernel {
@@ -88,6 +108,8 @@ impl Kernel {
         npu_probed: false,
         groups: Grouping::PerGpu,
         devspec_newline: true,
+        iommu_group_type: true,
+        idle_pci_drivers: &[],
     };
     /// Debian 11's x86-64 5.10 (no device tree, so only the release matters).
     pub const DEBIAN_5_10_AMD64: Kernel = Kernel {
@@ -95,6 +117,8 @@ impl Kernel {
         npu_probed: false,
         groups: Grouping::PerGpu,
         devspec_newline: false,
+        iommu_group_type: true,
+        idle_pci_drivers: &["serial"],
     };
 }
 

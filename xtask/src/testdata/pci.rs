@@ -2,8 +2,12 @@
 //! reads (pciutils `lib/sysfs.c`: `vendor device class irq resource config`, `revision`,
 //! `subsystem_*`, `numa_node`, links `driver`, `iommu_group`, `of_node`).
 
+use std::collections::BTreeSet;
+
 use anyhow::Result;
 use lsnvlink::capture::Tree;
+
+use super::dt::Dt;
 
 /// Linux `IORESOURCE_MEM` (0x200) with the BAR's own low bits, as `resource` prints flags
 /// (include/linux/ioport.h): 32-bit memory.
@@ -59,7 +63,8 @@ pub struct Dev {
     pub in_sysfs: bool,
     /// Device-tree path below the base, when the host has a device tree.
     pub of_node: Option<String>,
-    /// Config space length: 256, or 4096 with a Device Serial Number capability at 0x100.
+    /// A Device Serial Number capability at 0x100 (in the 4 KiB extended configuration
+    /// space), with this serial number.
     pub dsn: Option<u64>,
     /// PCI Express Device Capabilities register (offset 4 in the capability).
     pub devcap: u32,
@@ -110,6 +115,23 @@ impl Dev {
     /// `bdfn` as skiboot counts it (bus << 8 | dev << 3 | fn).
     pub fn bdfn(&self) -> u32 {
         u32::from(self.bus) << 8 | u32::from(self.dev) << 3 | u32::from(self.func)
+    }
+
+    /// The length of `config` (`dev->cfg_size`): Linux `drivers/pci/probe.c`
+    /// `pci_cfg_space_size` gives 4096 (`PCI_CFG_SPACE_EXP_SIZE`) to PCI Express functions
+    /// and host bridges when the dword at 0x100 reads as something other than all ones
+    /// (`pci_cfg_space_size_ext`), else 256. The live POWER9 kernel shows 4096 on every PCIe
+    /// function, root ports included (docs/powernv-vs-model.md). An NVLink bridge's config
+    /// space is skiboot's emulation, 0x100 bytes long (hw/npu2.c `pci_virt_add_device(…,
+    /// 0x100, …)`), and core/pci-virt.c `pci_virt_cfg_read` answers a read past it with
+    /// `OPAL_PARAMETER` and all ones: 256.
+    pub fn cfg_size(&self) -> usize {
+        let host_bridge = self.class >> 8 == 0x0600;
+        if self.npu_link.is_none() && (self.pcie.is_some() || host_bridge || self.dsn.is_some()) {
+            4096
+        } else {
+            256
+        }
     }
 }
 
@@ -169,10 +191,11 @@ pub fn list(values: &[u32]) -> String {
 }
 
 /// The config space lspci reads: the standard header, a PCI Express capability at 0x40, and
-/// for devices with a serial number a 4 KiB space with the Device Serial Number capability at
-/// 0x100 (PCI Express base specification 7.9.3).
+/// for devices with a serial number the Device Serial Number capability at 0x100 (PCI Express
+/// base specification 7.9.3). [`Dev::cfg_size`] bytes; an extended space without a
+/// capability reads as zeros from 0x100 (a zero header: no extended capability).
 pub fn config(d: &Dev) -> Vec<u8> {
-    let mut c = vec![0u8; if d.dsn.is_some() { 4096 } else { 256 }];
+    let mut c = vec![0u8; d.cfg_size()];
     let mut put = |off: usize, bytes: &[u8]| {
         if let Some(dst) = c.get_mut(off..off + bytes.len()) {
             dst.copy_from_slice(bytes);
@@ -258,24 +281,76 @@ fn resource(d: &Dev) -> String {
         .collect()
 }
 
+/// What differs, host to host and kernel to kernel, in the PCI sysfs [`write`] produces.
+pub struct Kernel<'a> {
+    /// The CPUs local to a NUMA node (-1: all).
+    pub cpus_of: &'a dyn Fn(i32) -> Vec<u32>,
+    /// `nr_cpu_ids`, the width of `local_cpus`.
+    pub nr_cpus: u32,
+    /// Whether the kernel ends `devspec` with a newline (5.13+).
+    pub devspec_newline: bool,
+    /// What `/sys/kernel/iommu_groups/N/type` reads, on kernels that have it.
+    pub group_type: Option<&'static str>,
+    /// The device tree the functions' `of_node` links point into, for the `OF_*` keys of
+    /// `uevent`.
+    pub dt: Option<&'a Dt>,
+    /// Drivers registered with the PCI bus and bound to nothing: their directories under
+    /// `/sys/bus/pci/drivers` exist all the same.
+    pub idle_drivers: &'a [&'static str],
+}
+
+/// The `OF_*` lines of a device's `uevent`, in the order Linux writes them: torvalds/linux
+/// `drivers/base/core.c` `dev_uevent` calls `of_device_uevent` (`drivers/of/device.c`) for a
+/// device with an `of_node`, after `DRIVER=` and before the bus's own keys (`pci_uevent`):
+/// `OF_NAME`, `OF_FULLNAME`, `OF_TYPE` when the node has a `device_type`, one
+/// `OF_COMPATIBLE_<n>` per `compatible` string, `OF_COMPATIBLE_N` (then `OF_ALIAS_<n>` for
+/// `/aliases` entries naming the node: the model has none). The same code in 4.14 (with
+/// `full_name` for `%pOF`) and in 6.1, whose live capture shows exactly these lines.
+fn of_uevent(dt: Option<&Dt>, node: &str) -> String {
+    let text = |bytes: &[u8]| {
+        bytes
+            .split(|&b| b == 0)
+            .filter(|s| !s.is_empty())
+            .map(|s| String::from_utf8_lossy(s).into_owned())
+            .collect::<Vec<_>>()
+    };
+    let leaf = node.rsplit('/').next().unwrap_or_default();
+    let name = leaf.split('@').next().unwrap_or_default();
+    let mut s = format!("OF_NAME={name}\nOF_FULLNAME=/{node}\n");
+    let prop = |name: &str| dt.and_then(|dt| dt.prop(node, name)).map(text);
+    if let Some(kind) = prop("device_type").and_then(|t| t.into_iter().next()) {
+        s.push_str(&format!("OF_TYPE={kind}\n"));
+    }
+    let compatible = prop("compatible").unwrap_or_default();
+    for (n, c) in compatible.iter().enumerate() {
+        s.push_str(&format!("OF_COMPATIBLE_{n}={c}\n"));
+    }
+    s.push_str(&format!("OF_COMPATIBLE_N={}\n", compatible.len()));
+    s
+}
+
 /// Writes every function to `tree`: the device directories with their attributes and links,
-/// `/sys/bus/pci/{devices,drivers}` and `/sys/kernel/iommu_groups`. `cpus_of(node)` gives the
-/// CPUs local to a NUMA node (-1: all); `devspec_newline` whether the kernel ends `devspec`
-/// with a newline (5.13+).
-pub fn write(
-    tree: &mut Tree,
-    devs: &[Dev],
-    nr_cpus: u32,
-    cpus_of: &dyn Fn(i32) -> Vec<u32>,
-    devspec_newline: bool,
-) -> Result<()> {
+/// `/sys/bus/pci/{devices,drivers}` and `/sys/kernel/iommu_groups`.
+pub fn write(tree: &mut Tree, devs: &[Dev], kernel: &Kernel<'_>) -> Result<()> {
+    let nr_cpus = kernel.nr_cpus;
     tree.insert_dir("sys/bus/pci/devices")?;
     tree.insert_dir("sys/bus/pci/drivers")?;
+    for driver in kernel.idle_drivers {
+        tree.insert_dir(&format!("sys/bus/pci/drivers/{driver}"))?;
+    }
+    let mut groups = BTreeSet::new();
     for (i, d) in devs.iter().enumerate() {
         if !d.in_sysfs {
             continue;
         }
         let dir = sysfs_dir(devs, i);
+        // The host bridge `pciDDDD:00` is a device without bus or class, so
+        // drivers/base/core.c `dev_uevent_filter` refuses it and `uevent_show` prints
+        // nothing: an empty `uevent` (so in the live capture).
+        if d.parent.is_none() {
+            let host = dir.split('/').take(2).collect::<Vec<_>>().join("/");
+            tree.insert_file(&format!("sys/{host}/uevent"), Vec::new())?;
+        }
         let up = up(&dir);
         let addr = d.addr();
         let file = |tree: &mut Tree, name: &str, text: String| {
@@ -290,7 +365,7 @@ pub fn write(
         file(tree, "irq", format!("{}\n", d.irq))?;
         file(tree, "resource", resource(d))?;
         file(tree, "numa_node", format!("{}\n", d.numa))?;
-        let cpus = cpus_of(d.numa);
+        let cpus = (kernel.cpus_of)(d.numa);
         file(tree, "local_cpus", format!("{}\n", cpumask(&cpus, nr_cpus)))?;
         file(tree, "local_cpulist", format!("{}\n", list(&cpus)))?;
         file(
@@ -314,6 +389,9 @@ pub fn write(
         let mut uevent = String::new();
         if let Some(driver) = d.driver {
             uevent.push_str(&format!("DRIVER={driver}\n"));
+        }
+        if let Some(node) = &d.of_node {
+            uevent.push_str(&of_uevent(kernel.dt, node));
         }
         uevent.push_str(&format!(
             "PCI_CLASS={:X}\nPCI_ID={:04X}:{:04X}\nPCI_SUBSYS_ID={:04X}:{:04X}\nPCI_SLOT_NAME={addr}\nMODALIAS={modalias}\n",
@@ -353,6 +431,7 @@ pub fn write(
             )?;
         }
         if let Some(group) = d.group {
+            groups.insert(group);
             tree.insert_symlink(
                 &format!("sys/{dir}/iommu_group"),
                 &format!("{up}kernel/iommu_groups/{group}"),
@@ -370,8 +449,16 @@ pub fn write(
             )?;
             // Linux drivers/pci/pci-sysfs.c devspec_show: `sprintf(buf, "%pOF", np)` before
             // 5.13, `sysfs_emit(buf, "%pOF\n", np)` after (§7 "other details").
-            let nl = if devspec_newline { "\n" } else { "" };
+            let nl = if kernel.devspec_newline { "\n" } else { "" };
             file(tree, "devspec", format!("/{node}{nl}"))?;
+        }
+    }
+    if let Some(text) = kernel.group_type {
+        for group in groups {
+            tree.insert_file(
+                &format!("sys/kernel/iommu_groups/{group}/type"),
+                text.as_bytes().to_vec(),
+            )?;
         }
     }
     Ok(())
