@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::io::{self, BufRead};
 
 use crate::error::{ArchiveProblem, OpenError};
-use crate::resolve::{self, Lookup};
+use crate::resolve::{self, Budget, Lookup};
 use crate::tar::{self, TarEntry, TarKind};
 use crate::{EntryKind, Limits};
 
@@ -74,9 +74,23 @@ pub(crate) struct ArchiveTree {
     nodes: Vec<Node>,
     skipped: Vec<SkippedEntry>,
     compression: Compression,
+    /// Nodes the tree may hold, implicit directories included ([`Limits::max_entries`]).
+    max_nodes: u64,
+    /// Longest entry path kept ([`Limits::max_path_bytes`]).
+    max_path_bytes: u64,
+    /// Deepest entry path kept ([`Limits::max_depth`]).
+    max_depth: u64,
 }
 
 const ROOT: u32 = 0;
+
+/// Why an entry was not inserted.
+enum Refused {
+    /// The tree is full: the archive is refused.
+    TooMany,
+    /// This entry is left out (listed in [`ArchiveTree::skipped`]).
+    Skip(&'static str),
+}
 
 /// Memory the xz decoder may use (KiB): enough for `xz -8` (32 MiB dictionary), refusing the
 /// 64 MiB dictionary of `xz -9` and the 1.5 GiB a hostile header may declare.
@@ -103,6 +117,9 @@ impl ArchiveTree {
             nodes: vec![Node::Dir(BTreeMap::new())],
             skipped: Vec::new(),
             compression,
+            max_nodes: limits.max_entries,
+            max_path_bytes: limits.max_path_bytes,
+            max_depth: limits.max_depth,
         };
         let emit = |entry: TarEntry| tree.add(entry);
         let format = compression.name();
@@ -163,8 +180,11 @@ impl ArchiveTree {
         &self.skipped
     }
 
-    /// Takes one entry into the tree, or records why it was left out.
-    fn add(&mut self, entry: TarEntry) {
+    /// Takes one entry into the tree, or records why it was left out. Fails when the tree
+    /// would hold more nodes than [`Limits::max_entries`], counting the directories an entry
+    /// creates on its way (a 174 KB archive of long one-letter paths must not become millions
+    /// of implicit directories).
+    fn add(&mut self, entry: TarEntry) -> Result<(), ArchiveProblem> {
         let node = match entry.kind {
             TarKind::File => Node::File(entry.data.unwrap_or_default().into_boxed_slice()),
             TarKind::Dir => Node::Dir(BTreeMap::new()),
@@ -177,29 +197,54 @@ impl ArchiveTree {
                     TarKind::Other(flag) => format!("unsupported entry type {:?}", flag as char),
                     _ => "unsupported entry".to_owned(),
                 };
-                self.skipped.push(SkippedEntry {
-                    path: entry.path,
-                    reason,
-                });
-                return;
+                self.skip(entry.path, reason)?;
+                return Ok(());
             }
         };
-        if let Err(reason) = self.insert(&normalise(&entry.path), node) {
-            self.skipped.push(SkippedEntry {
-                path: entry.path,
-                reason: reason.to_owned(),
+        let components = normalise(&entry.path);
+        let bytes = components.iter().map(|c| c.len() as u64 + 1).sum::<u64>();
+        if bytes > self.max_path_bytes || components.len() as u64 > self.max_depth {
+            let reason = format!(
+                "path of {bytes} bytes and {} components, over the limits of {} bytes and {} components",
+                components.len(),
+                self.max_path_bytes,
+                self.max_depth
+            );
+            return self.skip(entry.path, reason);
+        }
+        match self.insert(&components, node) {
+            Ok(()) => Ok(()),
+            Err(Refused::TooMany) => Err(ArchiveProblem::TooManyEntries {
+                limit: self.max_nodes,
+            }),
+            Err(Refused::Skip(reason)) => self.skip(entry.path, reason.to_owned()),
+        }
+    }
+
+    /// Nodes (the root aside) and left-out entries held so far.
+    fn held(&self) -> u64 {
+        (self.nodes.len().saturating_sub(1) + self.skipped.len()) as u64
+    }
+
+    /// Records a left-out entry; the list is bounded like the tree.
+    fn skip(&mut self, path: String, reason: String) -> Result<(), ArchiveProblem> {
+        if self.held() >= self.max_nodes {
+            return Err(ArchiveProblem::TooManyEntries {
+                limit: self.max_nodes,
             });
         }
+        self.skipped.push(SkippedEntry { path, reason });
+        Ok(())
     }
 
     /// Inserts `node` at `components`, creating missing directories on the way. A later entry
     /// replaces an earlier one (as extraction would), except that a directory entry over an
     /// existing directory keeps its children.
-    fn insert(&mut self, components: &[&str], node: Node) -> Result<(), &'static str> {
+    fn insert(&mut self, components: &[&str], node: Node) -> Result<(), Refused> {
         let Some((last, parents)) = components.split_last() else {
             return match node {
                 Node::Dir(_) => Ok(()),
-                _ => Err("names the root directory itself"),
+                _ => Err(Refused::Skip("names the root directory itself")),
             };
         };
         let mut dir = ROOT;
@@ -214,7 +259,7 @@ impl ArchiveTree {
                 let slot = self
                     .nodes
                     .get_mut(id as usize)
-                    .ok_or("internal: bad node")?;
+                    .ok_or(Refused::Skip("internal: bad node"))?;
                 if !(matches!(slot, Node::Dir(_)) && matches!(node, Node::Dir(_))) {
                     *slot = node;
                 }
@@ -226,20 +271,29 @@ impl ArchiveTree {
         Ok(())
     }
 
-    fn children(&self, dir: u32) -> Result<&BTreeMap<Box<str>, u32>, &'static str> {
+    fn children(&self, dir: u32) -> Result<&BTreeMap<Box<str>, u32>, Refused> {
         match self.nodes.get(dir as usize) {
             Some(Node::Dir(children)) => Ok(children),
-            _ => Err("a directory on its path is a file or a symlink in the archive"),
+            _ => Err(Refused::Skip(
+                "a directory on its path is a file or a symlink in the archive",
+            )),
         }
     }
 
-    fn push_child(&mut self, dir: u32, name: &str, node: Node) -> Result<u32, &'static str> {
-        let id = u32::try_from(self.nodes.len()).map_err(|_| "too many entries")?;
+    fn push_child(&mut self, dir: u32, name: &str, node: Node) -> Result<u32, Refused> {
+        if self.held() >= self.max_nodes {
+            return Err(Refused::TooMany);
+        }
+        let id = u32::try_from(self.nodes.len()).map_err(|_| Refused::TooMany)?;
         match self.nodes.get_mut(dir as usize) {
             Some(Node::Dir(children)) => {
                 children.insert(name.into(), id);
             }
-            _ => return Err("a directory on its path is a file or a symlink in the archive"),
+            _ => {
+                return Err(Refused::Skip(
+                    "a directory on its path is a file or a symlink in the archive",
+                ));
+            }
         }
         self.nodes.push(node);
         Ok(id)
@@ -252,8 +306,8 @@ impl ArchiveTree {
     }
 
     /// The content of the file at `path`, following symlinks.
-    pub(crate) fn read(&self, path: &str) -> io::Result<&[u8]> {
-        let found = resolve::resolve(self, path, true)?;
+    pub(crate) fn read(&self, path: &str, budget: Budget<'_>) -> io::Result<&[u8]> {
+        let found = resolve::resolve(self, path, true, budget)?;
         match self.node(found.node)? {
             Node::File(data) => Ok(data),
             Node::Dir(_) => Err(rustix::io::Errno::ISDIR.into()),
@@ -262,8 +316,8 @@ impl ArchiveTree {
     }
 
     /// The sorted names in the directory at `path`, following symlinks.
-    pub(crate) fn read_dir(&self, path: &str) -> io::Result<Vec<String>> {
-        let found = resolve::resolve(self, path, true)?;
+    pub(crate) fn read_dir(&self, path: &str, budget: Budget<'_>) -> io::Result<Vec<String>> {
+        let found = resolve::resolve(self, path, true, budget)?;
         match self.node(found.node)? {
             Node::Dir(children) => Ok(children.keys().map(|k| k.to_string()).collect()),
             _ => Err(rustix::io::Errno::NOTDIR.into()),
@@ -271,8 +325,8 @@ impl ArchiveTree {
     }
 
     /// The text of the symlink at `path` (the final component is not followed).
-    pub(crate) fn read_link(&self, path: &str) -> io::Result<String> {
-        let found = resolve::resolve(self, path, false)?;
+    pub(crate) fn read_link(&self, path: &str, budget: Budget<'_>) -> io::Result<String> {
+        let found = resolve::resolve(self, path, false, budget)?;
         match self.node(found.node)? {
             Node::Symlink(target) => Ok(target.to_string()),
             _ => Err(rustix::io::Errno::INVAL.into()),
@@ -280,21 +334,21 @@ impl ArchiveTree {
     }
 
     /// The kind of the entry at `path`, without following a final symlink.
-    pub(crate) fn kind(&self, path: &str) -> io::Result<EntryKind> {
-        Ok(resolve::resolve(self, path, false)?.kind)
+    pub(crate) fn kind(&self, path: &str, budget: Budget<'_>) -> io::Result<EntryKind> {
+        Ok(resolve::resolve(self, path, false, budget)?.kind)
     }
 
     /// The canonical path of `path`, every symlink followed.
-    pub(crate) fn resolve(&self, path: &str) -> io::Result<Vec<String>> {
-        Ok(resolve::resolve(self, path, true)?.components)
+    pub(crate) fn resolve(&self, path: &str, budget: Budget<'_>) -> io::Result<Vec<String>> {
+        Ok(resolve::resolve(self, path, true, budget)?.components)
     }
 }
 
 impl Lookup for ArchiveTree {
     type Node = u32;
 
-    fn root(&self) -> u32 {
-        ROOT
+    fn root(&self) -> io::Result<u32> {
+        Ok(ROOT)
     }
 
     fn child(&self, dir: &u32, name: &str) -> io::Result<Option<(u32, EntryKind)>> {

@@ -115,8 +115,17 @@ pub enum ArchiveProblem {
         /// The limit in force.
         limit: u64,
     },
-    /// The archive has more entries than [`Limits::max_entries`](crate::Limits::max_entries).
-    #[error("more than {limit} entries")]
+    /// The decompressed stream is longer than
+    /// [`Limits::max_decompressed_bytes`](crate::Limits::max_decompressed_bytes) (content of
+    /// entries read past or left out included).
+    #[error("the decompressed stream reaches {limit} bytes, the limit (skipped entries included)")]
+    DecompressedTooLarge {
+        /// The limit in force.
+        limit: u64,
+    },
+    /// The archive has more entries than [`Limits::max_entries`](crate::Limits::max_entries),
+    /// counting the directories its paths create.
+    #[error("more than {limit} entries (directories its paths create included)")]
     TooManyEntries {
         /// The limit in force.
         limit: u64,

@@ -7,11 +7,13 @@ use std::os::unix::ffi::OsStringExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use std::sync::Arc;
+
 use rustix::fd::OwnedFd;
 use rustix::fs::{AtFlags, FileType, Mode, OFlags, ResolveFlags};
 
 use crate::EntryKind;
-use crate::resolve::{self, Lookup};
+use crate::resolve::{self, Budget, Lookup, Resolved};
 
 /// Size of the buffer of the first read: a sysfs attribute is at most a page.
 const FIRST_READ: usize = 4096;
@@ -25,16 +27,25 @@ fn read_flags() -> OFlags {
 /// A directory holding a copied root. Paths resolve inside it with `openat2(RESOLVE_IN_ROOT)`
 /// (one system call per open, the kernel keeps `..` and absolute symlinks inside); where the
 /// kernel lacks `openat2` (before Linux 5.6, or a seccomp filter refuses it) the same rules are
-/// applied by walking the path with `lstat` and `readlink`.
+/// applied by walking the path one component at a time from directory file descriptors
+/// (`openat(O_PATH | O_NOFOLLOW)`, `readlinkat`): no path is ever checked and then opened by
+/// name, so a directory swapped for a symlink mid-walk is met as the symlink it has become.
+///
+/// `openat2` fails with `EAGAIN` when a rename elsewhere on the machine races with a `..`
+/// lookup; the open is retried [`EAGAIN_RETRIES`] times, then done by the walk.
 #[derive(Debug)]
 pub(crate) struct DirRoot {
-    base: PathBuf,
-    fd: OwnedFd,
+    fd: Arc<OwnedFd>,
     openat2: AtomicBool,
+    /// Whether symlinks are followed at all (a capture walk follows none).
+    follow: bool,
 }
 
+/// How often an `openat2` that failed with `EAGAIN` is retried before the user-space walk.
+pub(crate) const EAGAIN_RETRIES: u32 = 16;
+
 impl DirRoot {
-    pub(crate) fn open(base: &Path) -> io::Result<DirRoot> {
+    pub(crate) fn open(base: &Path, follow: bool) -> io::Result<DirRoot> {
         let fd = rustix::fs::open(
             base,
             OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
@@ -49,14 +60,13 @@ impl DirRoot {
         )
         .is_ok();
         Ok(DirRoot {
-            base: base.to_path_buf(),
-            fd,
+            fd: Arc::new(fd),
             openat2: AtomicBool::new(openat2),
+            follow,
         })
     }
 
     /// Makes this root resolve paths by walking them, as on kernels without `openat2`.
-    #[cfg(test)]
     pub(crate) fn force_walk(&self) {
         self.openat2.store(false, Ordering::Relaxed);
     }
@@ -65,109 +75,184 @@ impl DirRoot {
         self.openat2.load(Ordering::Relaxed)
     }
 
-    /// Opens `path` (inside the root), following every symlink.
-    fn open_at(&self, path: &str, flags: OFlags) -> io::Result<OwnedFd> {
+    fn resolve_flags(&self) -> ResolveFlags {
+        if self.follow {
+            ResolveFlags::IN_ROOT | ResolveFlags::NO_MAGICLINKS
+        } else {
+            ResolveFlags::IN_ROOT | ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS
+        }
+    }
+
+    /// Opens `path` (inside the root), following every symlink (or none, for a root that
+    /// follows none).
+    fn open_at(&self, path: &str, flags: OFlags, budget: Budget<'_>) -> io::Result<OwnedFd> {
         if self.uses_openat2() {
             let rel = relative(path);
-            return Ok(rustix::fs::openat2(
-                &self.fd,
-                rel,
-                flags,
-                Mode::empty(),
-                ResolveFlags::IN_ROOT | ResolveFlags::NO_MAGICLINKS,
-            )?);
-        }
-        let found = resolve::resolve(&Walk(&self.base), path, true)?;
-        Ok(rustix::fs::open(
-            &found.node,
-            flags | OFlags::NOFOLLOW,
-            Mode::empty(),
-        )?)
-    }
-
-    pub(crate) fn read(&self, path: &str, limit: u64, attr: bool) -> io::Result<Vec<u8>> {
-        let fd = self.open_at(path, read_flags())?;
-        read_fd(File::from(fd), limit, attr)
-    }
-
-    pub(crate) fn read_prefix(&self, path: &str, len: usize) -> io::Result<Vec<u8>> {
-        let fd = self.open_at(path, read_flags())?;
-        read_prefix_fd(File::from(fd), len)
-    }
-
-    pub(crate) fn read_dir(&self, path: &str) -> io::Result<Vec<String>> {
-        let fd = self.open_at(path, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC)?;
-        let mut dir = rustix::fs::Dir::new(fd)?;
-        let mut names = Vec::new();
-        while let Some(entry) = dir.read() {
-            let name = entry?.file_name().to_string_lossy().into_owned();
-            if name != "." && name != ".." {
-                names.push(name);
+            for _ in 0..EAGAIN_RETRIES {
+                match rustix::fs::openat2(
+                    &*self.fd,
+                    rel,
+                    flags,
+                    Mode::empty(),
+                    self.resolve_flags(),
+                ) {
+                    Err(rustix::io::Errno::AGAIN) | Err(rustix::io::Errno::INTR) => continue,
+                    other => return Ok(other?),
+                }
             }
         }
-        names.sort_unstable();
-        Ok(names)
+        let budget = Budget {
+            follow: self.follow && budget.follow,
+            ..budget
+        };
+        let mut attempt = 0;
+        loop {
+            let found = resolve::resolve(&Walk(&self.fd), path, true, budget)?;
+            match reopen(&self.fd, &found, flags) {
+                Err(e)
+                    if e.raw_os_error() == Some(rustix::io::Errno::AGAIN.raw_os_error())
+                        && attempt < EAGAIN_RETRIES =>
+                {
+                    attempt += 1;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    pub(crate) fn read(
+        &self,
+        path: &str,
+        limit: u64,
+        attr: bool,
+        budget: Budget<'_>,
+    ) -> io::Result<Vec<u8>> {
+        let fd = self.open_at(path, read_flags(), budget)?;
+        read_fd(regular(fd)?, limit, attr)
+    }
+
+    pub(crate) fn read_prefix(
+        &self,
+        path: &str,
+        len: usize,
+        budget: Budget<'_>,
+    ) -> io::Result<Vec<u8>> {
+        let fd = self.open_at(path, read_flags(), budget)?;
+        read_prefix_fd(regular(fd)?, len)
+    }
+
+    pub(crate) fn read_dir(&self, path: &str, budget: Budget<'_>) -> io::Result<Vec<String>> {
+        let fd = self.open_at(
+            path,
+            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            budget,
+        )?;
+        read_dir_fd(fd)
     }
 
     /// Opens the parent directory of `path` and returns it with the final name; `None` when the
     /// path ends in `.` or `..` or names the root (none of which can be a symlink).
-    fn parent_and_name<'p>(&self, path: &'p str) -> io::Result<Option<(OwnedFd, &'p str)>> {
+    fn parent_and_name<'p>(
+        &self,
+        path: &'p str,
+        budget: Budget<'_>,
+    ) -> io::Result<Option<(OwnedFd, &'p str)>> {
         let trimmed = path.trim_end_matches('/');
         let (parent, name) = trimmed.rsplit_once('/').unwrap_or(("", trimmed));
         if name.is_empty() || name == "." || name == ".." {
             return Ok(None);
         }
-        let dir = self.open_at(parent, OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC)?;
+        let dir = self.open_at(
+            parent,
+            OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            budget,
+        )?;
         Ok(Some((dir, name)))
     }
 
-    pub(crate) fn read_link(&self, path: &str) -> io::Result<PathBuf> {
-        let Some((dir, name)) = self.parent_and_name(path)? else {
+    pub(crate) fn read_link(&self, path: &str, budget: Budget<'_>) -> io::Result<PathBuf> {
+        let Some((dir, name)) = self.parent_and_name(path, budget)? else {
             return Err(rustix::io::Errno::INVAL.into());
         };
         let target = rustix::fs::readlinkat(&dir, name, Vec::new())?;
         Ok(PathBuf::from(OsString::from_vec(target.into_bytes())))
     }
 
-    pub(crate) fn kind(&self, path: &str) -> io::Result<EntryKind> {
-        let stat = match self.parent_and_name(path)? {
+    pub(crate) fn kind(&self, path: &str, budget: Budget<'_>) -> io::Result<EntryKind> {
+        let stat = match self.parent_and_name(path, budget)? {
             Some((dir, name)) => rustix::fs::statat(&dir, name, AtFlags::SYMLINK_NOFOLLOW)?,
-            None => rustix::fs::fstat(self.open_at(path, OFlags::PATH | OFlags::CLOEXEC)?)?,
+            None => {
+                rustix::fs::fstat(self.open_at(path, OFlags::PATH | OFlags::CLOEXEC, budget)?)?
+            }
         };
         Ok(kind_of(FileType::from_raw_mode(stat.st_mode)))
     }
 
-    pub(crate) fn resolve(&self, path: &str) -> io::Result<Vec<String>> {
-        Ok(resolve::resolve(&Walk(&self.base), path, true)?.components)
+    pub(crate) fn resolve(&self, path: &str, budget: Budget<'_>) -> io::Result<Vec<String>> {
+        let budget = Budget {
+            follow: self.follow && budget.follow,
+            ..budget
+        };
+        Ok(resolve::resolve(&Walk(&self.fd), path, true, budget)?.components)
     }
 }
 
-/// The path walk used without `openat2`: nodes are host paths under the root directory.
-struct Walk<'a>(&'a Path);
+/// Opens the entry a walk found with `flags`: from its parent directory's descriptor by its
+/// name, never following a symlink, and only when it is still the entry the walk saw (same
+/// device and inode): a rename between the walk and the open fails with `EAGAIN`.
+fn reopen(root: &OwnedFd, found: &Resolved<Arc<OwnedFd>>, flags: OFlags) -> io::Result<OwnedFd> {
+    let fd = match found.components.last() {
+        Some(name) => rustix::fs::openat(
+            &*found.parent,
+            name.as_str(),
+            flags | OFlags::NOFOLLOW,
+            Mode::empty(),
+        )?,
+        None => rustix::fs::openat(root, ".", flags, Mode::empty())?,
+    };
+    let (seen, opened) = (rustix::fs::fstat(&*found.node)?, rustix::fs::fstat(&fd)?);
+    if (seen.st_dev, seen.st_ino) != (opened.st_dev, opened.st_ino) {
+        return Err(rustix::io::Errno::AGAIN.into());
+    }
+    Ok(fd)
+}
+
+/// The path walk used without `openat2`: nodes are `O_PATH` descriptors, each opened from its
+/// parent's descriptor without following it.
+struct Walk<'a>(&'a Arc<OwnedFd>);
 
 impl Lookup for Walk<'_> {
-    type Node = PathBuf;
+    type Node = Arc<OwnedFd>;
 
-    fn root(&self) -> PathBuf {
-        self.0.to_path_buf()
+    fn root(&self) -> io::Result<Arc<OwnedFd>> {
+        Ok(Arc::clone(self.0))
     }
 
-    fn child(&self, dir: &PathBuf, name: &str) -> io::Result<Option<(PathBuf, EntryKind)>> {
-        let path = dir.join(name);
-        match std::fs::symlink_metadata(&path) {
-            Ok(meta) => {
-                let kind = kind_of(FileType::from_raw_mode(
-                    std::os::unix::fs::MetadataExt::mode(&meta),
-                ));
-                Ok(Some((path, kind)))
-            }
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(e),
-        }
+    fn child(
+        &self,
+        dir: &Arc<OwnedFd>,
+        name: &str,
+    ) -> io::Result<Option<(Arc<OwnedFd>, EntryKind)>> {
+        let fd = match rustix::fs::openat(
+            &**dir,
+            name,
+            OFlags::PATH | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            Mode::empty(),
+        ) {
+            Ok(fd) => fd,
+            Err(rustix::io::Errno::NOENT) => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        let stat = rustix::fs::fstat(&fd)?;
+        Ok(Some((
+            Arc::new(fd),
+            kind_of(FileType::from_raw_mode(stat.st_mode)),
+        )))
     }
 
-    fn link_text(&self, node: &PathBuf) -> io::Result<String> {
-        Ok(std::fs::read_link(node)?.to_string_lossy().into_owned())
+    fn link_text(&self, node: &Arc<OwnedFd>) -> io::Result<String> {
+        let target = rustix::fs::readlinkat(&**node, "", Vec::new())?;
+        Ok(target.to_string_lossy().into_owned())
     }
 }
 
@@ -178,12 +263,12 @@ pub(crate) struct LiveRoot;
 impl LiveRoot {
     pub(crate) fn read(&self, path: &Path, limit: u64, attr: bool) -> io::Result<Vec<u8>> {
         let fd = rustix::fs::open(absolute(path), read_flags(), Mode::empty())?;
-        read_fd(File::from(fd), limit, attr)
+        read_fd(regular(fd)?, limit, attr)
     }
 
     pub(crate) fn read_prefix(&self, path: &Path, len: usize) -> io::Result<Vec<u8>> {
         let fd = rustix::fs::open(absolute(path), read_flags(), Mode::empty())?;
-        read_prefix_fd(File::from(fd), len)
+        read_prefix_fd(regular(fd)?, len)
     }
 
     pub(crate) fn read_dir(&self, path: &Path) -> io::Result<Vec<String>> {
@@ -228,6 +313,42 @@ fn kind_of(file_type: FileType) -> EntryKind {
         FileType::Symlink => EntryKind::Symlink,
         _ => EntryKind::Other,
     }
+}
+
+/// The open file `fd` when it is a regular file: a device node, FIFO or socket is refused
+/// (`InvalidInput`, "not a regular file") before a byte of it is read, a directory with
+/// `EISDIR` as a read of it would. Files are opened with
+/// `O_NONBLOCK`, so the open itself never waits on a FIFO.
+pub(crate) fn regular(fd: OwnedFd) -> io::Result<File> {
+    let stat = rustix::fs::fstat(&fd)?;
+    match FileType::from_raw_mode(stat.st_mode) {
+        FileType::RegularFile => Ok(File::from(fd)),
+        // What a read of a directory says, as before the check.
+        FileType::Directory => Err(rustix::io::Errno::ISDIR.into()),
+        _ => Err(not_regular()),
+    }
+}
+
+/// The error for a device node, FIFO or socket where a regular file is read.
+pub(crate) fn not_regular() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidInput,
+        "not a regular file (device nodes, FIFOs and sockets are never read)",
+    )
+}
+
+/// The sorted names of an open directory, without `.` and `..`.
+pub(crate) fn read_dir_fd(fd: OwnedFd) -> io::Result<Vec<String>> {
+    let mut dir = rustix::fs::Dir::new(fd)?;
+    let mut names = Vec::new();
+    while let Some(entry) = dir.read() {
+        let name = entry?.file_name().to_string_lossy().into_owned();
+        if name != "." && name != ".." {
+            names.push(name);
+        }
+    }
+    names.sort_unstable();
+    Ok(names)
 }
 
 /// Reads an open file to its end, refusing more than `limit` bytes. With `attr`, a first read

@@ -13,7 +13,16 @@
 //!   never refused: `../../etc/passwd` is stored as `/etc/passwd` *of the capture*. Hard links,
 //!   device nodes, FIFOs and unknown entry types are left out and listed by
 //!   [`Root::skipped`]. An archive over the [`Limits`] (256 MiB of content, 16 MiB per file,
-//!   1,000,000 entries by default) is refused before the oversized content is read.
+//!   1,000,000 entries counting the directories its paths create, 4 GiB decompressed by
+//!   default) is refused before the oversized content is read.
+//! - Cost is bounded by work, not only by size ([`Limits`]): symlink resolution counts every
+//!   component it walks (per lookup and per root), paths are bounded in length and depth, and
+//!   a host root counts every byte it reads.
+//! - Device nodes, FIFOs and sockets are never read: a file is opened `O_NONBLOCK` and
+//!   refused unless `fstat` on the open handle says it is regular. Files named on the command
+//!   line are opened the same way, once ([`open_input`], [`read_input`]).
+//! - `openat2` failing with `EAGAIN` (a rename racing with `..`) is retried, then done by the
+//!   user-space walk; any error other than "not found" stays an error.
 //! - Errors keep the operating system's kind ([`Error::kind`]): a caller can report a missing
 //!   or unreadable attribute and go on.
 //!
@@ -37,6 +46,7 @@
 mod archive;
 mod error;
 mod host;
+mod input;
 mod resolve;
 mod tar;
 
@@ -44,18 +54,26 @@ use std::borrow::Cow;
 use std::fs::File;
 use std::io::{self, BufReader};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 pub use archive::{Compression, SkippedEntry};
 pub use error::{ArchiveProblem, Error, OpenError};
+pub use input::{open_input, read_input};
 pub use resolve::MAX_SYMLINK_HOPS;
 
 use archive::ArchiveTree;
 use host::{DirRoot, LiveRoot};
+use resolve::Budget;
 
-/// Bounds on what a capture archive may hold, and on the size of any one file read.
+/// Bounds on what a root may cost: what a capture archive may hold, what may be read from a
+/// host root, how much work symlink resolution may do, and what a reader of a file named on
+/// the command line may take. One set of limits is shared by every reader (captures, copied
+/// roots, sosreports, hwloc tarballs, device-tree blobs, `pci.ids`, domain XML), so that an
+/// input's cost is bounded by what it makes the program *do*, not only by its size.
 ///
 /// The defaults suit a capture of a large POWER9 host with room to spare; every field can be
-/// set: `let mut limits = Limits::default(); limits.max_file_bytes = 1 << 20;`.
+/// set (`let mut limits = Limits::default(); limits.max_file_bytes = 1 << 20;`), and
+/// [`Limits::scaled`] raises them all at once for a genuinely large host.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Limits {
@@ -63,9 +81,33 @@ pub struct Limits {
     pub max_total_bytes: u64,
     /// Content of one archive entry, and of one file read from a host root (default 16 MiB).
     pub max_file_bytes: u64,
-    /// Entries in an archive, counting directories, links and extended headers (default
-    /// 1,000,000).
+    /// Entries in an archive, counting directories, links and extended headers, and the
+    /// directories its paths create without naming them (default 1,000,000).
     pub max_entries: u64,
+    /// Bytes of an archive's decompressed stream, headers and the content of entries read
+    /// past or left out included (default 4 GiB): a bomb of zeros in an entry nobody keeps
+    /// still costs the time to inflate it.
+    pub max_decompressed_bytes: u64,
+    /// Bytes read from a host root (a copied root or the live system) over the root's life,
+    /// all files together (default 1 GiB): sparse files of 4 MiB each cannot add up.
+    pub max_read_bytes: u64,
+    /// Longest path a lookup or an archive entry may have, and longest symlink text followed
+    /// (default 4,096 bytes, Linux's `PATH_MAX`).
+    pub max_path_bytes: u64,
+    /// Most components in a looked-up path or an archive entry's path (default 1,024).
+    pub max_depth: u64,
+    /// Components one lookup may walk, the components of every symlink it follows included
+    /// (default 8,192): a chain of 40 links of `x/../` repeated is refused with `ELOOP`.
+    pub max_walk_steps: u64,
+    /// Components all lookups of one root may walk together (default 200,000,000): thousands
+    /// of lookups through long link chains end with an error instead of running for hours.
+    pub max_run_walk_steps: u64,
+    /// Largest file named on the command line (a device-tree blob, `pci.ids`, a domain XML)
+    /// read whole (default 64 MiB).
+    pub max_input_bytes: u64,
+    /// Output a reader may write per byte of its input, e.g. `dt dump --format json`
+    /// (default 64; the output may also always reach 1 MiB).
+    pub max_output_factor: u64,
 }
 
 impl Default for Limits {
@@ -74,8 +116,56 @@ impl Default for Limits {
             max_total_bytes: 256 << 20,
             max_file_bytes: 16 << 20,
             max_entries: 1_000_000,
+            max_decompressed_bytes: 4 << 30,
+            max_read_bytes: 1 << 30,
+            max_path_bytes: 4096,
+            max_depth: 1024,
+            max_walk_steps: 8192,
+            max_run_walk_steps: 200_000_000,
+            max_input_bytes: 64 << 20,
+            max_output_factor: 64,
         }
     }
+}
+
+impl Limits {
+    /// Every limit multiplied by `factor` (saturating; a factor of 0 is taken as 1): for a
+    /// genuinely large host, `lsnvlink --limits-scale N`.
+    pub fn scaled(self, factor: u64) -> Limits {
+        let f = factor.max(1);
+        Limits {
+            max_total_bytes: self.max_total_bytes.saturating_mul(f),
+            max_file_bytes: self.max_file_bytes.saturating_mul(f),
+            max_entries: self.max_entries.saturating_mul(f),
+            max_decompressed_bytes: self.max_decompressed_bytes.saturating_mul(f),
+            max_read_bytes: self.max_read_bytes.saturating_mul(f),
+            max_path_bytes: self.max_path_bytes.saturating_mul(f),
+            max_depth: self.max_depth.saturating_mul(f),
+            max_walk_steps: self.max_walk_steps.saturating_mul(f),
+            max_run_walk_steps: self.max_run_walk_steps.saturating_mul(f),
+            max_input_bytes: self.max_input_bytes.saturating_mul(f),
+            max_output_factor: self.max_output_factor.saturating_mul(f),
+        }
+    }
+
+    /// The most output a reader may write for `input_bytes` of input:
+    /// [`max_output_factor`](Limits::max_output_factor) × input, and at least 1 MiB.
+    pub fn max_output_bytes(&self, input_bytes: u64) -> u64 {
+        input_bytes
+            .saturating_mul(self.max_output_factor)
+            .max(1 << 20)
+    }
+}
+
+/// What a [`Root`] has spent of its [`Limits`] so far.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct Usage {
+    /// Bytes read from a host root (archives: 0, their content was bounded when read).
+    pub read_bytes: u64,
+    /// Path components walked by fsroot's own symlink resolution (archives, and directories
+    /// on kernels without `openat2`).
+    pub walk_steps: u64,
 }
 
 /// What an entry is, as `lstat` tells it (a final symlink is not followed).
@@ -133,30 +223,108 @@ pub struct Root {
     source: Source,
     origin: Origin,
     limits: Limits,
+    /// Walk steps spent by lookups so far.
+    steps: AtomicU64,
+    /// Bytes read from a host root so far.
+    read_bytes: AtomicU64,
 }
 
 impl Root {
     /// The live file system, `/`.
     pub fn live() -> Root {
+        Root::new(Source::Live(LiveRoot), Origin::Live, Limits::default())
+    }
+
+    fn new(source: Source, origin: Origin, limits: Limits) -> Root {
         Root {
-            source: Source::Live(LiveRoot),
-            origin: Origin::Live,
-            limits: Limits::default(),
+            source,
+            origin,
+            limits,
+            steps: AtomicU64::new(0),
+            read_bytes: AtomicU64::new(0),
         }
     }
 
     /// A directory holding a copied root.
     pub fn dir(path: impl AsRef<Path>) -> Result<Root, OpenError> {
-        let path = path.as_ref();
-        let dir = DirRoot::open(path).map_err(|source| OpenError::Io {
+        Root::dir_impl(path.as_ref(), true)
+    }
+
+    /// A directory read without following any symlink anywhere in a path: a path through a
+    /// symlink fails with `ELOOP` (symlinks themselves are still listed, told apart by
+    /// [`kind`](Root::kind) and read with [`read_link`](Root::read_link)). This is how
+    /// `lsnvlink capture` walks a host: a directory swapped for a symlink during the walk
+    /// is never entered, on kernels with and without `openat2`.
+    pub fn dir_no_follow(path: impl AsRef<Path>) -> Result<Root, OpenError> {
+        Root::dir_impl(path.as_ref(), false)
+    }
+
+    fn dir_impl(path: &Path, follow: bool) -> Result<Root, OpenError> {
+        let dir = DirRoot::open(path, follow).map_err(|source| OpenError::Io {
             path: path.to_path_buf(),
             source,
         })?;
-        Ok(Root {
-            source: Source::Dir(dir),
-            origin: Origin::Directory(path.to_path_buf()),
-            limits: Limits::default(),
-        })
+        Ok(Root::new(
+            Source::Dir(dir),
+            Origin::Directory(path.to_path_buf()),
+            Limits::default(),
+        ))
+    }
+
+    /// Sets the limits this root applies from now on to what it reads (an archive's were
+    /// applied when it was read).
+    pub fn with_limits(mut self, limits: Limits) -> Root {
+        self.limits = limits;
+        self
+    }
+
+    /// The limits in force.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// What this root has spent of its limits so far.
+    pub fn usage(&self) -> Usage {
+        Usage {
+            read_bytes: self.read_bytes.load(Ordering::Relaxed),
+            walk_steps: self.steps.load(Ordering::Relaxed),
+        }
+    }
+
+    fn budget(&self) -> Budget<'_> {
+        Budget {
+            max_steps: self.limits.max_walk_steps,
+            max_run_steps: self.limits.max_run_walk_steps,
+            max_link_bytes: self.limits.max_path_bytes,
+            follow: true,
+            spent: &self.steps,
+        }
+    }
+
+    /// Refuses a path longer or deeper than the limits before any lookup.
+    fn check_path<'p>(&self, path: &'p Path) -> io::Result<&'p str> {
+        let p = utf8(path)?;
+        if p.len() as u64 > self.limits.max_path_bytes
+            || resolve::split(p).count() as u64 > self.limits.max_depth
+        {
+            return Err(rustix::io::Errno::NAMETOOLONG.into());
+        }
+        Ok(p)
+    }
+
+    /// Counts `data` against [`Limits::max_read_bytes`].
+    fn count_read(&self, data: Vec<u8>) -> io::Result<Vec<u8>> {
+        let before = self
+            .read_bytes
+            .fetch_add(data.len() as u64, Ordering::Relaxed);
+        let limit = self.limits.max_read_bytes;
+        if before.saturating_add(data.len() as u64) > limit {
+            return Err(io::Error::new(
+                io::ErrorKind::QuotaExceeded,
+                format!("more than {limit} bytes read from this root in all (see fsroot::Limits)"),
+            ));
+        }
+        Ok(data)
     }
 
     /// A capture archive file (`.tar`, `.tar.gz`, `.tar.bz2`, `.tar.xz` or `.tar.zst`, told
@@ -182,11 +350,22 @@ impl Root {
         keep: impl Fn(&str) -> bool,
     ) -> Result<Root, OpenError> {
         let path = path.as_ref();
-        let file = File::open(path).map_err(|source| OpenError::Io {
+        let file = open_input(path).map_err(|source| OpenError::Io {
             path: path.to_path_buf(),
             source,
         })?;
-        let name = path.display().to_string();
+        Root::archive_from_file(path.display().to_string(), file, limits, keep)
+    }
+
+    /// A capture archive read from a file already opened (see [`open_input`]): `name` names
+    /// it in errors; only the entries `keep` accepts are held (as
+    /// [`archive_filtered`](Root::archive_filtered)).
+    pub fn archive_from_file(
+        name: String,
+        file: File,
+        limits: Limits,
+        keep: impl Fn(&str) -> bool,
+    ) -> Result<Root, OpenError> {
         let input = BufReader::with_capacity(64 * 1024, file);
         let tree = ArchiveTree::load(&name, input, &limits, &keep)?;
         Ok(Root::from_tree(name, tree, limits))
@@ -199,14 +378,11 @@ impl Root {
     }
 
     fn from_tree(name: String, tree: ArchiveTree, limits: Limits) -> Root {
-        Root {
-            origin: Origin::Archive {
-                name,
-                compression: tree.compression(),
-            },
-            source: Source::Archive(tree),
-            limits,
-        }
+        let origin = Origin::Archive {
+            name,
+            compression: tree.compression(),
+        };
+        Root::new(Source::Archive(tree), origin, limits)
     }
 
     /// A directory (as [`Root::dir`]) or a capture archive (as [`Root::archive`]), whichever
@@ -225,7 +401,7 @@ impl Root {
     }
 
     /// Sets the largest file [`read`](Root::read) returns from a host root (archives were
-    /// bounded when they were read).
+    /// bounded when they were read); the other limits are kept.
     pub fn with_max_file_bytes(mut self, bytes: u64) -> Root {
         self.limits.max_file_bytes = bytes;
         self
@@ -268,24 +444,37 @@ impl Root {
     /// reader that wants its 64-byte header asks for exactly that).
     pub fn read_prefix(&self, path: impl AsRef<Path>, len: usize) -> Result<Cow<'_, [u8]>, Error> {
         let path = path.as_ref();
-        let result = match &self.source {
-            Source::Live(live) => live.read_prefix(path, len).map(Cow::Owned),
-            Source::Dir(dir) => utf8(path).and_then(|p| dir.read_prefix(p, len).map(Cow::Owned)),
-            Source::Archive(tree) => utf8(path).and_then(|p| {
-                tree.read(p)
-                    .map(|data| Cow::Borrowed(data.get(..len).unwrap_or(data)))
-            }),
-        };
+        let budget = self.budget();
+        let result = self.check_path(path).and_then(|p| match &self.source {
+            Source::Live(live) => live
+                .read_prefix(path, len)
+                .and_then(|d| self.count_read(d))
+                .map(Cow::Owned),
+            Source::Dir(dir) => dir
+                .read_prefix(p, len, budget)
+                .and_then(|d| self.count_read(d))
+                .map(Cow::Owned),
+            Source::Archive(tree) => tree
+                .read(p, budget)
+                .map(|data| Cow::Borrowed(data.get(..len).unwrap_or(data))),
+        });
         result.map_err(|e| Error::new(path, e))
     }
 
     fn read_impl(&self, path: &Path, attr: bool) -> Result<Cow<'_, [u8]>, Error> {
         let limit = self.limits.max_file_bytes;
-        let result = match &self.source {
-            Source::Live(live) => live.read(path, limit, attr).map(Cow::Owned),
-            Source::Dir(dir) => utf8(path).and_then(|p| dir.read(p, limit, attr).map(Cow::Owned)),
-            Source::Archive(tree) => utf8(path).and_then(|p| tree.read(p).map(Cow::Borrowed)),
-        };
+        let budget = self.budget();
+        let result = self.check_path(path).and_then(|p| match &self.source {
+            Source::Live(live) => live
+                .read(path, limit, attr)
+                .and_then(|d| self.count_read(d))
+                .map(Cow::Owned),
+            Source::Dir(dir) => dir
+                .read(p, limit, attr, budget)
+                .and_then(|d| self.count_read(d))
+                .map(Cow::Owned),
+            Source::Archive(tree) => tree.read(p, budget).map(Cow::Borrowed),
+        });
         result.map_err(|e| Error::new(path, e))
     }
 
@@ -304,33 +493,36 @@ impl Root {
     /// link reads fine). Fails with `EINVAL` when `path` is not a symlink.
     pub fn read_link(&self, path: impl AsRef<Path>) -> Result<PathBuf, Error> {
         let path = path.as_ref();
-        let result = match &self.source {
+        let budget = self.budget();
+        let result = self.check_path(path).and_then(|p| match &self.source {
             Source::Live(live) => live.read_link(path),
-            Source::Dir(dir) => utf8(path).and_then(|p| dir.read_link(p)),
-            Source::Archive(tree) => utf8(path).and_then(|p| tree.read_link(p).map(PathBuf::from)),
-        };
+            Source::Dir(dir) => dir.read_link(p, budget),
+            Source::Archive(tree) => tree.read_link(p, budget).map(PathBuf::from),
+        });
         result.map_err(|e| Error::new(path, e))
     }
 
     /// The names in the directory at `path`, sorted (byte order), without `.` and `..`.
     pub fn read_dir(&self, path: impl AsRef<Path>) -> Result<Vec<String>, Error> {
         let path = path.as_ref();
-        let result = match &self.source {
+        let budget = self.budget();
+        let result = self.check_path(path).and_then(|p| match &self.source {
             Source::Live(live) => live.read_dir(path),
-            Source::Dir(dir) => utf8(path).and_then(|p| dir.read_dir(p)),
-            Source::Archive(tree) => utf8(path).and_then(|p| tree.read_dir(p)),
-        };
+            Source::Dir(dir) => dir.read_dir(p, budget),
+            Source::Archive(tree) => tree.read_dir(p, budget),
+        });
         result.map_err(|e| Error::new(path, e))
     }
 
     /// What the entry at `path` is; a final symlink is not followed.
     pub fn kind(&self, path: impl AsRef<Path>) -> Result<EntryKind, Error> {
         let path = path.as_ref();
-        let result = match &self.source {
+        let budget = self.budget();
+        let result = self.check_path(path).and_then(|p| match &self.source {
             Source::Live(live) => live.kind(path),
-            Source::Dir(dir) => utf8(path).and_then(|p| dir.kind(p)),
-            Source::Archive(tree) => utf8(path).and_then(|p| tree.kind(p)),
-        };
+            Source::Dir(dir) => dir.kind(p, budget),
+            Source::Archive(tree) => tree.kind(p, budget),
+        });
         result.map_err(|e| Error::new(path, e))
     }
 
@@ -343,16 +535,20 @@ impl Root {
     /// must exist.
     pub fn resolve(&self, path: impl AsRef<Path>) -> Result<PathBuf, Error> {
         let path = path.as_ref();
-        let result = match &self.source {
+        let budget = self.budget();
+        let result = self.check_path(path).and_then(|p| match &self.source {
             Source::Live(live) => live.resolve(path),
-            Source::Dir(dir) => utf8(path).and_then(|p| dir.resolve(p)).map(join),
-            Source::Archive(tree) => utf8(path).and_then(|p| tree.resolve(p)).map(join),
-        };
+            Source::Dir(dir) => dir.resolve(p, budget).map(join),
+            Source::Archive(tree) => tree.resolve(p, budget).map(join),
+        });
         result.map_err(|e| Error::new(path, e))
     }
 
-    #[cfg(test)]
-    fn force_walk(&self) {
+    /// Makes a directory root resolve paths in user space, from directory descriptors, as it
+    /// does on kernels without `openat2` (for tests and fuzzing of that path; a no-op for other
+    /// roots).
+    #[doc(hidden)]
+    pub fn force_walk(&self) {
         if let Source::Dir(dir) = &self.source {
             dir.force_walk();
         }

@@ -3,9 +3,14 @@
 //!
 //! The walk follows Linux's path walk with `RESOLVE_IN_ROOT`: an absolute symlink target starts
 //! again at the root, `..` at the root stays at the root, and more than [`MAX_SYMLINK_HOPS`]
-//! symlinks end the walk with `ELOOP`.
+//! symlinks end the walk with `ELOOP`. Its cost is bounded by what it does, not only by the
+//! hops: every component walked (link targets' components included) is one step, a lookup
+//! may take at most [`Limits::max_walk_steps`](crate::Limits::max_walk_steps) and a root over
+//! its life [`Limits::max_run_walk_steps`](crate::Limits::max_run_walk_steps); a link text is
+//! at most [`Limits::max_path_bytes`](crate::Limits::max_path_bytes) long.
 
 use std::io;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::EntryKind;
 
@@ -17,11 +22,26 @@ pub(crate) trait Lookup {
     /// A handle on one entry of the tree.
     type Node: Clone;
     /// The root directory.
-    fn root(&self) -> Self::Node;
+    fn root(&self) -> io::Result<Self::Node>;
     /// The child `name` of directory `dir`, without following it; `None` when absent.
     fn child(&self, dir: &Self::Node, name: &str) -> io::Result<Option<(Self::Node, EntryKind)>>;
     /// The target text of symlink `node`.
     fn link_text(&self, node: &Self::Node) -> io::Result<String>;
+}
+
+/// The bounds of one walk, and the counter of steps a root has spent so far.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Budget<'a> {
+    /// Steps one lookup may take.
+    pub max_steps: u64,
+    /// Steps all lookups of the root may take together.
+    pub max_run_steps: u64,
+    /// Longest link text followed.
+    pub max_link_bytes: u64,
+    /// Whether a symlink may be followed at all (a capture walk follows none: `ELOOP`).
+    pub follow: bool,
+    /// Steps spent by the root so far.
+    pub spent: &'a AtomicU64,
 }
 
 /// A path resolved inside the root.
@@ -32,6 +52,8 @@ pub(crate) struct Resolved<N> {
     pub node: N,
     /// Its kind (a symlink only when the final link was not followed).
     pub kind: EntryKind,
+    /// The directory holding it (the root for the root itself).
+    pub parent: N,
 }
 
 /// Splits a path into the components a walk consumes: empty and `.` components are dropped,
@@ -40,22 +62,59 @@ pub(crate) fn split(path: &str) -> impl DoubleEndedIterator<Item = &str> {
     path.split('/').filter(|c| !c.is_empty() && *c != ".")
 }
 
+/// `ELOOP`, or the quota error once a root has spent its whole walking budget.
+fn over_budget(run: bool) -> io::Error {
+    if run {
+        io::Error::new(
+            io::ErrorKind::QuotaExceeded,
+            "symlink resolution budget of this root is spent (see fsroot::Limits)",
+        )
+    } else {
+        rustix::io::Errno::LOOP.into()
+    }
+}
+
 /// Resolves `path` inside the tree. With `follow_last` false, a final symlink is returned as
 /// itself (as `lstat` and `readlink` see it).
 pub(crate) fn resolve<L: Lookup>(
     tree: &L,
     path: &str,
     follow_last: bool,
+    budget: Budget<'_>,
+) -> io::Result<Resolved<L::Node>> {
+    if budget.spent.load(Ordering::Relaxed) > budget.max_run_steps {
+        return Err(over_budget(true));
+    }
+    let mut steps = 0u64;
+    let result = walk(tree, path, follow_last, budget, &mut steps);
+    let before = budget.spent.fetch_add(steps, Ordering::Relaxed);
+    if before.saturating_add(steps) > budget.max_run_steps {
+        return Err(over_budget(true));
+    }
+    result
+}
+
+fn walk<L: Lookup>(
+    tree: &L,
+    path: &str,
+    follow_last: bool,
+    budget: Budget<'_>,
+    steps: &mut u64,
 ) -> io::Result<Resolved<L::Node>> {
     // Components still to walk, last one first (a stack, so link targets are pushed in front).
     let mut pending: Vec<String> = split(path).rev().map(str::to_owned).collect();
     // Components walked so far, each with its entry (always directories).
     let mut walked: Vec<(String, L::Node)> = Vec::new();
-    let root = tree.root();
+    let root = tree.root()?;
     let mut hops = 0u32;
     let mut current: Option<(L::Node, EntryKind)> = None;
+    let mut parent = root.clone();
 
     while let Some(name) = pending.pop() {
+        *steps += 1;
+        if *steps > budget.max_steps {
+            return Err(over_budget(false));
+        }
         if name == ".." {
             walked.pop();
             current = None;
@@ -71,38 +130,58 @@ pub(crate) fn resolve<L: Lookup>(
         match kind {
             EntryKind::Symlink if !last || follow_last => {
                 hops += 1;
-                if hops > MAX_SYMLINK_HOPS {
+                if hops > MAX_SYMLINK_HOPS || !budget.follow {
                     return Err(rustix::io::Errno::LOOP.into());
                 }
                 let target = tree.link_text(&node)?;
+                if target.len() as u64 > budget.max_link_bytes {
+                    return Err(rustix::io::Errno::NAMETOOLONG.into());
+                }
                 if target.starts_with('/') {
                     walked.clear();
                 }
+                let before = pending.len();
                 pending.extend(split(&target).rev().map(str::to_owned));
+                // Pushed components are paid for when walked; a link text that alone exceeds
+                // what is left of the budget is refused before its components are walked.
+                if steps.saturating_add((pending.len() - before) as u64) > budget.max_steps {
+                    return Err(over_budget(false));
+                }
                 current = None;
             }
             EntryKind::Dir => {
+                parent = dir;
                 walked.push((name, node.clone()));
                 current = Some((node, kind));
             }
             _ if last => {
+                parent = dir;
                 walked.push((name, node.clone()));
                 current = Some((node, kind));
             }
             _ => return Err(rustix::io::Errno::NOTDIR.into()),
         }
     }
-    let (node, kind) = match current {
-        Some(found) => found,
+    let (node, kind, parent) = match current {
+        Some((node, kind)) => (node, kind, parent),
         // The walk ended on `..` or a followed link to a directory: the last walked directory.
-        None => match walked.last() {
-            Some((_, node)) => (node.clone(), EntryKind::Dir),
-            None => (root, EntryKind::Dir),
-        },
+        None => {
+            let node = walked
+                .last()
+                .map_or_else(|| root.clone(), |(_, n)| n.clone());
+            let parent = match walked.len().checked_sub(2) {
+                Some(i) => walked
+                    .get(i)
+                    .map_or_else(|| root.clone(), |(_, n)| n.clone()),
+                None => root.clone(),
+            };
+            (node, EntryKind::Dir, parent)
+        }
     };
     Ok(Resolved {
         components: walked.into_iter().map(|(name, _)| name).collect(),
         node,
         kind,
+        parent,
     })
 }

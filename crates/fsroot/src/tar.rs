@@ -59,12 +59,13 @@ pub(crate) fn read_tar<R: Read>(
     format: &'static str,
     limits: &Limits,
     keep: &dyn Fn(&str) -> bool,
-    mut emit: impl FnMut(TarEntry),
+    mut emit: impl FnMut(TarEntry) -> Result<(), ArchiveProblem>,
 ) -> Result<(), TarError> {
     let mut stream = Stream {
         inner: reader,
         offset: 0,
         format,
+        max_offset: limits.max_decompressed_bytes,
     };
     let mut entries: u64 = 0;
     let mut total: u64 = 0;
@@ -179,12 +180,18 @@ pub(crate) fn read_tar<R: Read>(
             stream.skip_content(size).map_err(fail)?;
             None
         };
+        let entry_path = path.clone();
         emit(TarEntry {
             path,
             kind,
             link,
             data,
-        });
+        })
+        .map_err(|problem| TarError {
+            entry: Some(entry_path),
+            offset: header_offset,
+            problem,
+        })?;
     }
 }
 
@@ -193,6 +200,8 @@ struct Stream<R> {
     inner: R,
     offset: u64,
     format: &'static str,
+    /// Bytes of the decompressed stream that may be read, skipped content included.
+    max_offset: u64,
 }
 
 impl<R: Read> Stream<R> {
@@ -203,6 +212,14 @@ impl<R: Read> Stream<R> {
             if rest.is_empty() {
                 break;
             }
+            if self.offset >= self.max_offset {
+                return Err(ArchiveProblem::DecompressedTooLarge {
+                    limit: self.max_offset,
+                });
+            }
+            let room = usize::try_from(self.max_offset - self.offset).unwrap_or(usize::MAX);
+            let rest_len = rest.len().min(room);
+            let rest = rest.get_mut(..rest_len).unwrap_or_default();
             match self.inner.read(rest) {
                 Ok(0) => break,
                 Ok(n) => {

@@ -211,9 +211,200 @@ fn fifo_in_a_copied_root_does_not_block() {
     if !status.map(|s| s.success()).unwrap_or(false) {
         return; // no mkfifo on this machine
     }
+    for walk in [false, true] {
+        let root = Root::dir(dir.path()).unwrap();
+        if walk {
+            root.force_walk();
+        }
+        assert_eq!(root.kind("/fifo").unwrap(), EntryKind::Other);
+        // Never opened for reading: refused as not a regular file.
+        let err = root.read("/fifo").unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidInput, "{err}");
+        assert!(root.read_prefix("/fifo", 4).is_err());
+    }
+}
+
+#[test]
+fn device_nodes_in_a_copied_root_are_never_read() {
+    // A symlink to the host's /dev/kmsg or a disk is kept inside the root; a device node
+    // itself can only be made by root, so the live /dev stands in for a copied root holding
+    // one (`c 1 11` is /dev/kmsg).
+    for walk in [false, true] {
+        let root = Root::dir("/dev").unwrap();
+        if walk {
+            root.force_walk();
+        }
+        for node in ["/null", "/zero", "/kmsg"] {
+            if let Ok(kind) = root.kind(node) {
+                assert_eq!(kind, EntryKind::Other, "{node}");
+                let err = root.read(node).unwrap_err();
+                assert_eq!(err.kind(), ErrorKind::InvalidInput, "{node}: {err}");
+                assert!(root.read_attr(node).is_err());
+                assert!(root.read_prefix(node, 16).is_err());
+            }
+        }
+    }
+}
+
+/// A root whose links make every lookup walk far: 40 links of `x/../` repeated.
+fn costly_links(dir: &Path, repeat: usize) {
+    fs::create_dir_all(dir.join("x")).unwrap();
+    fs::write(dir.join("end"), "end").unwrap();
+    let pad = "x/../".repeat(repeat);
+    for i in 1..=40 {
+        let target = if i == 1 {
+            format!("{pad}end")
+        } else {
+            format!("{pad}l{}", i - 1)
+        };
+        symlink(target, dir.join(format!("l{i}"))).unwrap();
+    }
+}
+
+#[test]
+fn long_link_chains_cost_a_bounded_walk() {
+    let dir = tempfile::tempdir().unwrap();
+    // 40 links of 800 components each: 32,000 steps, over the 8,192 of one lookup.
+    costly_links(dir.path(), 400);
     let root = Root::dir(dir.path()).unwrap();
-    assert_eq!(root.kind("/fifo").unwrap(), EntryKind::Other);
-    assert!(root.read("/fifo").unwrap().is_empty());
+    root.force_walk();
+    let started = std::time::Instant::now();
+    let err = root.read("/l40").unwrap_err();
+    assert!(err.is_symlink_loop(), "{err}");
+    assert!(root.usage().walk_steps <= 8192 + 1, "{:?}", root.usage());
+    // Short chains are fine.
+    assert_eq!(&root.read("/l2").unwrap()[..], b"end");
+    // The run's budget ends repeated lookups with an error, not hours of walking.
+    let mut limits = *root.limits();
+    limits.max_run_walk_steps = 100_000;
+    let root = Root::dir(dir.path()).unwrap().with_limits(limits);
+    root.force_walk();
+    let mut quota = false;
+    for _ in 0..100 {
+        if let Err(e) = root.read("/l40")
+            && e.kind() == ErrorKind::QuotaExceeded
+        {
+            quota = true;
+            break;
+        }
+    }
+    assert!(quota, "{:?}", root.usage());
+    assert!(
+        root.read("/end").is_err(),
+        "the budget is spent for every lookup"
+    );
+    assert!(started.elapsed().as_secs() < 5);
+}
+
+#[test]
+fn paths_over_the_length_and_depth_limits_are_refused() {
+    both_modes(|root| {
+        let long = format!("/{}", "a".repeat(5000));
+        assert!(root.read(&long).is_err());
+        let deep = "/x".repeat(1100);
+        assert!(root.kind(&deep).is_err());
+        assert!(!root.read(&deep).unwrap_err().is_not_found());
+    });
+}
+
+#[test]
+fn total_bytes_read_from_a_root_are_bounded() {
+    let dir = tempfile::tempdir().unwrap();
+    for i in 0..10 {
+        fs::write(dir.path().join(format!("f{i}")), vec![b'x'; 1000]).unwrap();
+    }
+    let limits = Limits {
+        max_read_bytes: 5_500,
+        ..Limits::default()
+    };
+    let root = Root::dir(dir.path()).unwrap().with_limits(limits);
+    let mut read = 0;
+    let mut refused = None;
+    for i in 0..10 {
+        match root.read(format!("/f{i}")) {
+            Ok(data) => read += data.len(),
+            Err(e) => {
+                refused = Some(e);
+                break;
+            }
+        }
+    }
+    assert_eq!(read, 5000);
+    assert_eq!(refused.unwrap().kind(), ErrorKind::QuotaExceeded);
+}
+
+#[test]
+fn a_directory_swapped_for_a_symlink_is_not_followed_by_a_no_follow_root() {
+    let outside = tempfile::tempdir().unwrap();
+    fs::write(outside.path().join("secret"), "secret").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    fs::create_dir_all(dir.path().join("sys")).unwrap();
+    fs::write(dir.path().join("sys/file"), "inside").unwrap();
+    for walk in [false, true] {
+        let root = Root::dir_no_follow(dir.path()).unwrap();
+        if walk {
+            root.force_walk();
+        }
+        assert_eq!(&root.read("/sys/file").unwrap()[..], b"inside");
+        // The swap: sys becomes a symlink to a directory holding "file" elsewhere.
+        fs::rename(dir.path().join("sys"), dir.path().join("sys.old")).unwrap();
+        symlink(outside.path(), dir.path().join("sys")).unwrap();
+        let err = root.read("/sys/secret").unwrap_err();
+        assert!(err.is_symlink_loop(), "{err}");
+        assert!(root.read_dir("/sys").is_err());
+        assert_eq!(root.kind("/sys").unwrap(), EntryKind::Symlink);
+        fs::remove_file(dir.path().join("sys")).unwrap();
+        fs::rename(dir.path().join("sys.old"), dir.path().join("sys")).unwrap();
+    }
+}
+
+#[test]
+fn renames_elsewhere_never_make_an_entry_absent() {
+    // openat2(RESOLVE_IN_ROOT) fails with EAGAIN when a rename races with a `..` lookup (with
+    // 200 `..` and a renamer, within the first thousand lookups here); the open is retried,
+    // then walked: an entry that is always there is always found.
+    let dir = tempfile::tempdir().unwrap();
+    fs::create_dir_all(dir.path().join("a/b")).unwrap();
+    fs::write(dir.path().join("a/b/file"), "x").unwrap();
+    fs::create_dir_all(dir.path().join("r0")).unwrap();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let renamer = {
+        let stop = std::sync::Arc::clone(&stop);
+        let base = dir.path().to_path_buf();
+        std::thread::spawn(move || {
+            let mut n = 0u64;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let (from, to) = if n.is_multiple_of(2) {
+                    ("r0", "r1")
+                } else {
+                    ("r1", "r0")
+                };
+                let _ = fs::rename(base.join(from), base.join(to));
+                n += 1;
+            }
+            n
+        })
+    };
+    for walk in [false, true] {
+        let root = Root::dir(dir.path()).unwrap();
+        if walk {
+            root.force_walk();
+        }
+        let path = format!("/a/b{}/file", "/../b".repeat(200));
+        let lookups = if walk { 1_000 } else { 5_000 };
+        for i in 0..lookups {
+            let r = root.read(&path);
+            assert!(
+                r.is_ok(),
+                "lookup {i} (walk {walk}): {}",
+                r.err()
+                    .map(|e| e.io_error().to_string())
+                    .unwrap_or_default()
+            );
+        }
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    assert!(renamer.join().unwrap() > 0);
 }
 
 #[test]

@@ -510,3 +510,103 @@ fn hostile_decoder_windows_are_refused() {
         "{problem}"
     );
 }
+
+#[test]
+fn directories_created_by_paths_count_as_entries() {
+    // 20 entries whose paths create 20 × 50 directories nobody named.
+    let mut tar = Tar::default();
+    for i in 0..20 {
+        let path = format!("{i}/{}f", "d/".repeat(50));
+        tar = tar.file(&path, b"x");
+    }
+    let tar = tar.finish();
+    let mut limits = Limits::default();
+    limits.max_entries = 500;
+    let (_, _, problem) = archive_error(&tar, limits);
+    assert_eq!(problem, ArchiveProblem::TooManyEntries { limit: 500 });
+    limits.max_entries = 2000;
+    assert!(Root::archive_from_bytes("ok", &tar, limits).is_ok());
+}
+
+#[test]
+fn paths_over_the_length_or_depth_limits_are_left_out() {
+    let long = format!("sys/{}", "a/".repeat(1100));
+    let tar = Tar::default()
+        .gnu_long(b'L', &format!("{long}f"))
+        .file("ignored", b"x")
+        .file("sys/ok", b"y")
+        .finish();
+    let root = open("t", &tar);
+    assert_eq!(&root.read("/sys/ok").unwrap()[..], b"y");
+    assert_eq!(root.skipped().len(), 1);
+    assert!(root.read_dir("/sys").unwrap() == ["ok"]);
+}
+
+#[test]
+fn skipped_content_counts_against_the_decompressed_limit() {
+    // A symlink entry declaring 1 MiB of content: never kept, still read past.
+    let tar = Tar::default()
+        .raw("sys/link", b'2', 1 << 20, "target")
+        .bytes(&vec![0u8; 1 << 20])
+        .file("sys/a", b"x")
+        .finish();
+    let mut limits = Limits::default();
+    limits.max_decompressed_bytes = 512 << 10;
+    let (_, _, problem) = archive_error(&gzip(&tar), limits);
+    assert_eq!(
+        problem,
+        ArchiveProblem::DecompressedTooLarge { limit: 512 << 10 }
+    );
+    // Entries a filter leaves out count too.
+    let tar = Tar::default()
+        .file("logs/big", &vec![0u8; 1 << 20])
+        .file("sys/a", b"x")
+        .finish();
+    let err = Root::archive_from_file(
+        "f".into(),
+        {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("a.tar");
+            std::fs::write(&path, &tar).unwrap();
+            fsroot::open_input(&path).unwrap()
+        },
+        limits,
+        |p| p.starts_with("sys"),
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("decompressed"), "{err}");
+    limits.max_decompressed_bytes = 2 << 20;
+    assert!(Root::archive_from_bytes("ok", &tar, limits).is_ok());
+}
+
+#[test]
+fn link_chains_in_archives_cost_a_bounded_walk() {
+    // 40 links of 1,600 components each: one lookup would walk 64,000 components.
+    let pad = "x/../".repeat(800);
+    let mut tar = Tar::default().dir("x/").file("end", b"end");
+    for i in 1..=40 {
+        let target = if i == 1 {
+            format!("{pad}end")
+        } else {
+            format!("{pad}l{}", i - 1)
+        };
+        tar = tar.gnu_long(b'K', &target).symlink(&format!("l{i}"), "");
+    }
+    let root = open("t", &tar.finish());
+    let started = std::time::Instant::now();
+    for _ in 0..1000 {
+        assert!(root.read("/l40").unwrap_err().is_symlink_loop());
+    }
+    assert!(started.elapsed().as_secs() < 5, "{:?}", started.elapsed());
+    assert!(root.usage().walk_steps < 1000 * 8300, "{:?}", root.usage());
+    // A link text over PATH_MAX is refused.
+    let root = open(
+        "t",
+        &Tar::default()
+            .file("end", b"end")
+            .gnu_long(b'K', &format!("{}end", "./".repeat(2100)))
+            .symlink("long", "")
+            .finish(),
+    );
+    assert!(root.read("/long").is_err());
+}

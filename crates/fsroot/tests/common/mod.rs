@@ -58,6 +58,14 @@ impl Tar {
         self.0.extend_from_slice(data);
         self
     }
+    /// A GNU long name (`L`) or long link (`K`) record for the entry that follows.
+    pub fn gnu_long(mut self, flag: u8, value: &str) -> Self {
+        self.0
+            .extend_from_slice(&header("././@LongLink", flag, value.len() as u64 + 1, ""));
+        self.0.extend_from_slice(value.as_bytes());
+        self.0.push(0);
+        self.pad()
+    }
     fn pad(mut self) -> Self {
         let pad = (512 - self.0.len() % 512) % 512;
         self.0.resize(self.0.len() + pad, 0);
