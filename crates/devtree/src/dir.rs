@@ -178,8 +178,8 @@ fn read_listing(root: &Root, dir: &Path, names: Vec<String>, depth: usize) -> Re
     for name in names {
         let path = dir.join(&name);
         // One open and one read per property: the kind of an entry is asked only when the
-        // read says "directory" or gives nothing (an empty property, or a FIFO or device
-        // node, which read empty without blocking). A symlink to a file reads as the file it
+        // read says "directory" or gives nothing (an empty property; fsroot refuses FIFOs and
+        // device nodes before reading them). A symlink to a file reads as the file it
         // points to (inside the root); a symlink to a directory is not followed, so that no
         // loop can make the walk endless.
         match root.read_attr(&path) {
