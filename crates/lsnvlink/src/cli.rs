@@ -41,6 +41,12 @@ Examples:
 #[command(name = "lsnvlink", version = crate::VERSION)]
 #[command(args_conflicts_with_subcommands = true)]
 pub struct Cli {
+    /// Raise every input limit (capture size, entries, bytes read, symlink-walk work, input
+    /// files, JSON output per input byte; see docs/limits.md) by this factor, for a
+    /// genuinely large host.
+    #[arg(long, global = true, value_name = "N", default_value_t = 1,
+          value_parser = clap::value_parser!(u64).range(1..=1024))]
+    pub limits_scale: u64,
     /// Without a subcommand: the report of the NVLink2 topology and its audit findings.
     #[command(flatten)]
     pub report: cmd::report::ReportArgs,
@@ -85,6 +91,7 @@ pub fn parse() -> Result<Cli, clap::Error> {
 
 /// Runs a parsed command line.
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    crate::limits::set_scale(cli.limits_scale);
     match cli.command {
         None => cmd::report::run(&cli.report),
         Some(Command::Capture(args)) => cmd::capture::run(&args).map(|()| ExitCode::SUCCESS),

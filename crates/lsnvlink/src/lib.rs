@@ -29,6 +29,7 @@ pub mod cmd;
 pub mod diff;
 pub mod fleet;
 pub mod inputs;
+pub mod limits;
 pub mod memlock;
 pub mod render;
 pub mod topology;

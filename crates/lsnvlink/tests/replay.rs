@@ -107,3 +107,23 @@ fn a_long_ibm_npu_list_is_read_up_to_its_bound() {
         gpu.problems
     );
 }
+
+#[test]
+fn a_report_on_every_bundled_capture_stays_far_within_the_cost_limits() {
+    let limits = lsnvlink::limits::replay();
+    for name in [
+        "ac922-4gpu-16gb-nvidia",
+        "ac922-6gpu-32gb-vfio",
+        "ac922-4gpu-link-down",
+        "power9-no-gpu",
+    ] {
+        let root = open_replay(&common::capture(name)).unwrap();
+        Report::read(&root, &pci::Names::builtin()).unwrap();
+        let used = root.usage();
+        assert!(
+            used.walk_steps * 50 < limits.max_run_walk_steps,
+            "{name}: {used:?}"
+        );
+        eprintln!("{name}: {used:?}");
+    }
+}

@@ -49,27 +49,27 @@ pub const REPLAY_MAX_ENTRIES: u64 = 50_000;
 
 /// The bounds within which `lsnvlink` replays a capture (`--capture`, `lsnvlink fleet`,
 /// `memlock`, `pci`, `dt`): [`REPLAY_MAX_TOTAL_BYTES`], [`MAX_FILE_BYTES`] per file (the
-/// largest file [`collect`] writes), [`REPLAY_MAX_ENTRIES`]. They are tighter than
+/// largest file [`collect`] writes), [`REPLAY_MAX_ENTRIES`] (directories an entry's path
+/// creates included), and the cost bounds of [`crate::limits`]. They are tighter than
 /// [`fsroot::Limits::default`] so that a hostile archive (a gzip bomb that stays under
 /// fsroot's 256 MiB) cannot make one run hold more than about 50 MB (`cargo xtask
-/// hostile` checks 64 MB).
+/// hostile` checks 64 MB). Raised by `--limits-scale N` ([`crate::limits::set_scale`]).
 pub fn replay_limits() -> fsroot::Limits {
-    let mut limits = fsroot::Limits::default();
-    limits.max_total_bytes = REPLAY_MAX_TOTAL_BYTES;
-    limits.max_file_bytes = MAX_FILE_BYTES;
-    limits.max_entries = REPLAY_MAX_ENTRIES;
-    limits
+    crate::limits::replay()
 }
 
 /// Opens a capture archive, or a copied root directory, as [`fsroot::Root::open`] does but
-/// within [`replay_limits`] (a directory's files are read up to [`MAX_FILE_BYTES`]).
+/// within [`replay_limits`] (a directory's files are read up to [`MAX_FILE_BYTES`] each, and
+/// its reads and symlink walks are bounded in total). The archive is opened once and must be
+/// a regular file ([`fsroot::open_input`]).
 pub fn open_replay(path: &Path) -> Result<fsroot::Root, fsroot::OpenError> {
-    let meta = std::fs::metadata(path).map_err(|source| fsroot::OpenError::Io {
+    let io = |source| fsroot::OpenError::Io {
         path: path.to_path_buf(),
         source,
-    })?;
+    };
+    let meta = std::fs::metadata(path).map_err(io)?;
     if meta.is_dir() {
-        Ok(fsroot::Root::dir(path)?.with_max_file_bytes(MAX_FILE_BYTES))
+        Ok(fsroot::Root::dir(path)?.with_limits(replay_limits()))
     } else {
         fsroot::Root::archive_with_limits(path, replay_limits())
     }

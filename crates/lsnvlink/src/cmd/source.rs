@@ -24,13 +24,19 @@ impl SourceArgs {
     pub fn open(&self) -> anyhow::Result<Root> {
         match (&self.root, &self.capture) {
             (Some(dir), _) => Root::dir(dir)
-                .map(|r| r.with_max_file_bytes(lsnvlink::capture::MAX_FILE_BYTES))
+                .map(|r| r.with_limits(lsnvlink::limits::replay()))
                 .with_context(|| format!("cannot open root {}", dir.display())),
             (None, Some(file)) => {
                 Root::archive_with_limits(file, lsnvlink::capture::replay_limits())
                     .with_context(|| format!("cannot read capture {}", file.display()))
             }
-            (None, None) => Ok(Root::live()),
+            (None, None) => Ok(Root::live().with_limits(live_limits())),
         }
     }
+}
+
+/// The live system is read within fsroot's defaults (a large host's sysfs is much larger
+/// than its capture), scaled by `--limits-scale`.
+pub fn live_limits() -> fsroot::Limits {
+    fsroot::Limits::default().scaled(lsnvlink::limits::scale())
 }

@@ -96,7 +96,12 @@ fn hex(v: &str) -> Option<u64> {
 
 /// Reads the hwloc capture at `path` (the tarball or its unpacked directory).
 pub fn read(path: &Path) -> Result<NumaFacts, InputError> {
-    let root = fsroot::Root::open(path)?;
+    let limits = crate::limits::hwloc();
+    let root = if path.is_dir() {
+        fsroot::Root::dir(path)?.with_limits(limits)
+    } else {
+        fsroot::Root::archive_with_limits(path, limits)?
+    };
     read_root(&root)
 }
 

@@ -103,11 +103,10 @@ fn parse_lspci(text: &str) -> std::collections::BTreeMap<PciAddress, LspciDevice
     out
 }
 
-/// Bounds for a sosreport: its logs are never held (see [`wanted`]), but it has many entries.
+/// Bounds for a sosreport: its logs are never held (see [`wanted`]), but it has many entries
+/// and a long decompressed stream ([`crate::limits::sosreport`]).
 fn limits() -> fsroot::Limits {
-    let mut l = fsroot::Limits::default();
-    l.max_entries = 5_000_000;
-    l
+    crate::limits::sosreport()
 }
 
 /// Where sysfs keeps the NUMA nodes (sos's `numa` plugin copies their `meminfo`).
@@ -146,7 +145,7 @@ fn wanted(path: &str) -> bool {
 /// tree into a topology; the notes say what is unknown without sysfs.
 pub fn read(path: &Path, names: &pci::Names) -> Result<Topology, InputError> {
     let root = if path.is_dir() {
-        fsroot::Root::dir(path)?
+        fsroot::Root::dir(path)?.with_limits(limits())
     } else {
         fsroot::Root::archive_filtered(path, limits(), wanted)?
     };
