@@ -1,8 +1,6 @@
 //! Collecting a capture from a live root or a copied root directory.
 
-use std::fs::File;
-use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::allowlist::{self, Allowlist, Kind, Rule};
@@ -37,74 +35,49 @@ impl Default for Options {
 /// Collects what the allowlist names under `root` (`/` for the live system, or a directory
 /// holding a copied root).
 ///
-/// Directories are walked without following any symlink; symlinks are recorded with their
-/// text; files are read by content (one read until end of file; their size on `stat` is not
-/// used). A file or directory that cannot be read is left out and listed in the manifest's
-/// `unreadable`. Fails only when `root` itself cannot be read.
+/// The walk goes through [`fsroot::Root::dir_no_follow`]: every path is opened inside `root`
+/// (`openat2(RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS)`, or one component at a time from
+/// directory descriptors with `O_NOFOLLOW` where the kernel lacks `openat2`), so no symlink
+/// is ever followed, not even a directory swapped for a symlink while the walk runs.
+/// Symlinks are recorded with their text; regular files are read by content (one read until
+/// end of file; their size on `stat` is not used); device nodes, FIFOs and sockets are never
+/// opened. A file or directory that cannot be read is left out and listed in the manifest's
+/// `unreadable`. The walk is bounded by [`crate::limits::replay`] (what a replay would
+/// accept: files of [`MAX_FILE_BYTES`], bytes and entries in all). Fails only when `root`
+/// itself cannot be read.
 pub fn collect(root: &Path, options: &Options) -> Result<Capture, CaptureError> {
     let list = Allowlist::new(&options.rules)?;
-    std::fs::read_dir(root).map_err(|source| CaptureError::Root {
+    let fail = |source| CaptureError::Root {
         path: root.to_path_buf(),
         source,
-    })?;
-    let mut tree = Tree::new();
-    let mut unreadable = Vec::new();
-    let walker = walkdir::WalkDir::new(root)
-        .follow_links(false)
-        .sort_by_file_name()
-        .into_iter()
-        .filter_entry(|entry| {
-            entry.depth() == 0
-                || !entry.file_type().is_dir()
-                || list.enters(&components(root, entry.path()))
-        });
-    for item in walker {
-        let entry = match item {
-            Ok(entry) => entry,
-            Err(err) => {
-                let path = err.path().map(Path::to_path_buf).unwrap_or_default();
-                unreadable.push(Unreadable {
-                    path: inside(root, &path),
-                    error: err
-                        .io_error()
-                        .map_or_else(|| err.to_string(), ToString::to_string),
-                });
-                continue;
-            }
-        };
-        if entry.depth() == 0 {
-            continue;
-        }
-        let parts = components(root, entry.path());
-        let rel = parts.join("/");
-        let file_type = entry.file_type();
-        let result = if file_type.is_symlink() {
-            if !list.takes(&parts, Kind::Symlink) {
-                continue;
-            }
-            std::fs::read_link(entry.path())
-                .map(|target| tree.insert_symlink(&rel, &target.to_string_lossy()))
-        } else if file_type.is_dir() {
-            if !list.takes(&parts, Kind::Dir) {
-                continue;
-            }
-            Ok(tree.insert_dir(&rel))
-        } else if file_type.is_file() {
-            if !list.takes(&parts, Kind::File) {
-                continue;
-            }
-            read_content(entry.path()).map(|data| tree.insert_file(&rel, data))
-        } else {
-            continue; // device nodes, FIFOs, sockets: never read
-        };
-        match result {
-            Ok(inserted) => inserted?,
-            Err(err) => unreadable.push(Unreadable {
-                path: inside(root, entry.path()),
-                error: err.to_string(),
-            }),
-        }
+    };
+    let host = fsroot::Root::dir_no_follow(root)
+        .map_err(|e| match e {
+            fsroot::OpenError::Io { source, .. } => source,
+            other => std::io::Error::other(other.to_string()),
+        })
+        .map_err(fail)?
+        .with_limits(crate::limits::replay());
+    #[cfg(test)]
+    if FORCE_WALK.with(std::cell::Cell::get) {
+        host.force_walk();
     }
+    host.read_dir("/")
+        .map_err(|e| fail(std::io::Error::new(e.kind(), e.to_string())))?;
+    let mut walk = Walk {
+        host: &host,
+        list: &list,
+        tree: Tree::new(),
+        unreadable: Vec::new(),
+        entries: 0,
+        max_entries: crate::limits::replay().max_entries,
+    };
+    walk.dir(&mut Vec::new())?;
+    let Walk {
+        mut tree,
+        mut unreadable,
+        ..
+    } = walk;
     let hostname = text(&tree, "proc/sys/kernel/hostname");
     let kernel_release = text(&tree, "proc/sys/kernel/osrelease");
     if options.sanitize {
@@ -126,36 +99,104 @@ pub fn collect(root: &Path, options: &Options) -> Result<Capture, CaptureError> 
     Ok(Capture { tree, manifest })
 }
 
-/// The components of `path` below `root`.
-fn components(root: &Path, path: &Path) -> Vec<String> {
-    path.strip_prefix(root)
-        .unwrap_or(path)
-        .components()
-        .filter_map(|c| match c {
-            std::path::Component::Normal(name) => Some(name.to_string_lossy().into_owned()),
-            _ => None,
-        })
-        .collect()
+#[cfg(test)]
+thread_local! {
+    /// Tests: walk from directory descriptors, as without `openat2`.
+    static FORCE_WALK: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
-/// `path` as seen inside the captured root (`/sys/...`).
-fn inside(root: &Path, path: &Path) -> String {
-    let rel: PathBuf = path.strip_prefix(root).unwrap_or(path).to_path_buf();
-    format!("/{}", rel.display()).replace("//", "/")
+/// The state of one capture walk.
+struct Walk<'a> {
+    host: &'a fsroot::Root,
+    list: &'a Allowlist,
+    tree: Tree,
+    unreadable: Vec<Unreadable>,
+    /// Entries met so far, and the most a replay would accept.
+    entries: u64,
+    max_entries: u64,
 }
 
-/// Reads a whole file, refusing one longer than [`MAX_FILE_BYTES`].
-fn read_content(path: &Path) -> std::io::Result<Vec<u8>> {
-    let file = File::open(path)?;
-    let mut data = Vec::new();
-    file.take(MAX_FILE_BYTES + 1).read_to_end(&mut data)?;
-    if data.len() as u64 > MAX_FILE_BYTES {
-        return Err(std::io::Error::new(
-            std::io::ErrorKind::FileTooLarge,
-            format!("larger than {MAX_FILE_BYTES} bytes"),
-        ));
+impl Walk<'_> {
+    fn note(&mut self, path: String, error: impl ToString) {
+        self.unreadable.push(Unreadable {
+            path,
+            error: error.to_string(),
+        });
     }
-    Ok(data)
+
+    /// Takes what the allowlist names in the directory at `parts` (components below the
+    /// root), and walks the directories it enters.
+    fn dir(&mut self, parts: &mut Vec<String>) -> Result<(), CaptureError> {
+        let path = format!("/{}", parts.join("/"));
+        let names = match self.host.read_dir(&path) {
+            Ok(names) => names,
+            Err(e) => {
+                self.note(path, e.io_error());
+                return Ok(());
+            }
+        };
+        for name in names {
+            self.entries += 1;
+            if self.entries > self.max_entries {
+                self.note(
+                    path.clone(),
+                    format!(
+                        "more than {} entries met: the walk stops (see --limits-scale)",
+                        self.max_entries
+                    ),
+                );
+                return Ok(());
+            }
+            parts.push(name);
+            let result = self.entry(parts);
+            parts.pop();
+            result?;
+        }
+        Ok(())
+    }
+
+    fn entry(&mut self, parts: &mut Vec<String>) -> Result<(), CaptureError> {
+        let rel = parts.join("/");
+        let path = format!("/{rel}");
+        let kind = match self.host.kind(&path) {
+            Ok(kind) => kind,
+            Err(e) => {
+                self.note(path, e.io_error());
+                return Ok(());
+            }
+        };
+        match kind {
+            fsroot::EntryKind::Symlink => {
+                if !self.list.takes(parts, Kind::Symlink) {
+                    return Ok(());
+                }
+                match self.host.read_link(&path) {
+                    Ok(target) => self.tree.insert_symlink(&rel, &target.to_string_lossy())?,
+                    Err(e) => self.note(path, e.io_error()),
+                }
+            }
+            fsroot::EntryKind::Dir => {
+                if !self.list.enters(parts) {
+                    return Ok(());
+                }
+                if self.list.takes(parts, Kind::Dir) {
+                    self.tree.insert_dir(&rel)?;
+                }
+                self.dir(parts)?;
+            }
+            fsroot::EntryKind::File => {
+                if !self.list.takes(parts, Kind::File) {
+                    return Ok(());
+                }
+                match self.host.read(&path) {
+                    Ok(data) => self.tree.insert_file(&rel, data.into_owned())?,
+                    Err(e) => self.note(path, e.io_error()),
+                }
+            }
+            fsroot::EntryKind::Other => {} // device nodes, FIFOs, sockets: never opened
+        }
+        Ok(())
+    }
 }
 
 /// A captured text file, trimmed, when present and UTF-8.
@@ -223,5 +264,79 @@ mod tests {
         );
         let missing = collect(&root.join("nope"), &Options::default());
         assert!(matches!(missing, Err(CaptureError::Root { .. })));
+    }
+}
+
+#[cfg(test)]
+mod swap_tests {
+    use super::*;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    /// A directory of the walk swapped for a symlink to a directory outside the root, again
+    /// and again while captures run: no capture ever holds a file from outside. (With a walk
+    /// that checks a directory's type and then opens it by path, the first few dozen
+    /// captures copy the outside file.)
+    #[test]
+    fn a_directory_swapped_for_a_symlink_mid_walk_is_never_followed() {
+        const SECRET: &[u8] = b"outside-secret";
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("root");
+        let outside = dir.path().join("outside");
+        let dev = "sys/devices/pci0000:00/0000:00:01.0";
+        std::fs::create_dir_all(root.join(dev)).unwrap();
+        std::fs::write(root.join(dev).join("vendor"), "0x10de\n").unwrap();
+        for i in 0..50 {
+            std::fs::write(root.join(dev).join(format!("class{i}")), "x").unwrap();
+        }
+        std::fs::create_dir_all(outside.join("0000:00:01.0")).unwrap();
+        std::fs::write(outside.join("0000:00:01.0/vendor"), SECRET).unwrap();
+        let stop = Arc::new(AtomicBool::new(false));
+        let swapper = {
+            let stop = Arc::clone(&stop);
+            let real = root.join("sys/devices/pci0000:00");
+            let parked = root.join("sys/devices/parked");
+            let link = root.join("sys/devices/link");
+            std::os::unix::fs::symlink(&outside, &link).unwrap();
+            std::thread::spawn(move || {
+                let mut swaps = 0u64;
+                while !stop.load(Ordering::Relaxed) {
+                    // real -> parked, link -> real; then back.
+                    let _ = std::fs::rename(&real, &parked);
+                    let _ = std::fs::rename(&link, &real);
+                    std::thread::yield_now();
+                    let _ = std::fs::rename(&real, &link);
+                    let _ = std::fs::rename(&parked, &real);
+                    swaps += 1;
+                }
+                swaps
+            })
+        };
+        let started = std::time::Instant::now();
+        let mut runs = 0;
+        while runs < 300 && started.elapsed().as_secs() < 10 {
+            for walk in [false, true] {
+                // Both resolution paths: openat2 and the descriptor walk.
+                let capture = collect_with(&root, walk);
+                for (path, entry) in capture.tree.iter() {
+                    if let crate::capture::Entry::File(data) = entry {
+                        assert_ne!(&data[..], SECRET, "run {runs}: {path} came from outside");
+                    }
+                }
+            }
+            runs += 1;
+        }
+        stop.store(true, Ordering::Relaxed);
+        assert!(swapper.join().unwrap() > 0);
+        assert!(runs > 10);
+    }
+
+    fn collect_with(root: &Path, walk: bool) -> Capture {
+        if walk {
+            FORCE_WALK.with(|f| f.set(true));
+        }
+        let capture = collect(root, &Options::default()).unwrap();
+        FORCE_WALK.with(|f| f.set(false));
+        capture
     }
 }
