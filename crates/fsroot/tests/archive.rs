@@ -610,3 +610,18 @@ fn link_chains_in_archives_cost_a_bounded_walk() {
     );
     assert!(root.read("/long").is_err());
 }
+
+#[test]
+fn errors_never_quote_the_bytes_of_a_file_that_is_no_archive() {
+    // A host file (named through a symlink) read as a capture: its bytes at the offsets of
+    // the size and checksum fields must not reach the message.
+    let mut secret = b"root:$6$saltsalt$".repeat(40);
+    secret.truncate(600);
+    for (at, len) in [(124, 12), (148, 8)] {
+        secret[at..at + len].copy_from_slice(&b"SECRETSECRET"[..len]);
+    }
+    let err = Root::archive_from_bytes("f", &secret, Limits::default())
+        .unwrap_err()
+        .to_string();
+    assert!(!err.contains("SECRET") && !err.contains("salt"), "{err}");
+}
