@@ -170,9 +170,21 @@ impl PciIds {
         ids
     }
 
-    /// Reads and parses the file at `path` (see [`parse`](PciIds::parse)).
+    /// Reads and parses the file at `path` (see [`parse`](PciIds::parse)) within
+    /// [`fsroot::Limits::default`]'s `max_input_bytes`.
     pub fn load(path: &Path, wanted: impl Fn(u16) -> bool) -> io::Result<PciIds> {
-        let bytes = std::fs::read(path)?;
+        PciIds::load_bounded(path, wanted, fsroot::Limits::default().max_input_bytes)
+    }
+
+    /// Reads and parses the file at `path`, opened once and read from that handle: it must be
+    /// a regular file (a device node such as `/dev/zero`, a FIFO or a socket is refused
+    /// without reading or blocking) of at most `limit` bytes ([`fsroot::read_input`]).
+    pub fn load_bounded(
+        path: &Path,
+        wanted: impl Fn(u16) -> bool,
+        limit: u64,
+    ) -> io::Result<PciIds> {
+        let bytes = fsroot::read_input(path, limit)?;
         Ok(PciIds::parse(&String::from_utf8_lossy(&bytes), wanted))
     }
 }
@@ -202,13 +214,23 @@ impl Names {
     /// built-in names only when there is none. An explicit `path` that cannot be read is an
     /// error. Only vendors in `vendors` get their device lists parsed.
     pub fn load(path: Option<&Path>, vendors: &HashSet<u16>) -> io::Result<Names> {
+        Names::load_bounded(path, vendors, fsroot::Limits::default().max_input_bytes)
+    }
+
+    /// As [`load`](Names::load), reading at most `limit` bytes of a regular file
+    /// ([`PciIds::load_bounded`]).
+    pub fn load_bounded(
+        path: Option<&Path>,
+        vendors: &HashSet<u16>,
+        limit: u64,
+    ) -> io::Result<Names> {
         let wanted = |v: u16| vendors.contains(&v);
         if let Some(path) = path {
-            let ids = PciIds::load(path, wanted)?;
+            let ids = PciIds::load_bounded(path, wanted, limit)?;
             return Ok(Names::with_ids(ids, Some(path.to_path_buf())));
         }
         for candidate in SYSTEM_PCI_IDS {
-            match PciIds::load(Path::new(candidate), wanted) {
+            match PciIds::load_bounded(Path::new(candidate), wanted, limit) {
                 Ok(ids) => return Ok(Names::with_ids(ids, Some(PathBuf::from(candidate)))),
                 Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
                 Err(e) => return Err(e),

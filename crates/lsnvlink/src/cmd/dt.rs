@@ -137,8 +137,7 @@ pub fn run(args: DtArgs) -> Result<()> {
 /// Reads the tree the options name and hands it to `f` with a description of its origin.
 fn with_tree(from: &TreeSource, f: impl FnOnce(&Tree<'_>, String) -> Result<()>) -> Result<()> {
     if let Some(path) = &from.blob {
-        let bytes =
-            std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+        let bytes = super::read_input(path, lsnvlink::limits::input().max_input_bytes)?;
         let tree = Tree::from_blob(&bytes).with_context(|| format!("{}", path.display()))?;
         return f(&tree, format!("blob {}", path.display()));
     }

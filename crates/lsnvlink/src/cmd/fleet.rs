@@ -26,12 +26,22 @@ pub struct FleetArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = FleetFormat::Text)]
     pub format: FleetFormat,
-    /// Threads reading captures (default: one per CPU).
-    #[arg(long, short = 'j', value_name = "N")]
+    /// Threads reading captures (default: one per CPU; at most 256).
+    #[arg(long, short = 'j', value_name = "N", value_parser = jobs)]
     pub jobs: Option<usize>,
     /// Write to FILE instead of standard output, atomically.
     #[arg(long, short = 'o', value_name = "FILE")]
     pub output: Option<PathBuf>,
+}
+
+/// Most reader threads: each holds one capture (up to the replay limits) in memory.
+pub const MAX_JOBS: usize = 256;
+
+fn jobs(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(n) if (1..=MAX_JOBS).contains(&n) => Ok(n),
+        _ => Err(format!("a number of threads from 1 to {MAX_JOBS}")),
+    }
 }
 
 /// What `lsnvlink fleet --help` says about exit codes.

@@ -131,7 +131,7 @@ fn size(text: &str) -> Result<u64, String> {
     parse_size(text).map_err(|e| e.to_string())
 }
 
-fn read_domain(path: &PathBuf) -> anyhow::Result<Guest> {
+fn read_domain(path: &std::path::Path) -> anyhow::Result<Guest> {
     if path.as_os_str() == "-" {
         let mut bytes = Vec::new();
         std::io::stdin()
@@ -141,12 +141,7 @@ fn read_domain(path: &PathBuf) -> anyhow::Result<Guest> {
             .context("cannot read the domain XML from standard input")?;
         return parse_domain_bytes(&bytes).context("standard input");
     }
-    let file =
-        std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
-    let mut bytes = Vec::new();
-    file.take(MAX_DOMAIN_XML_BYTES as u64 + 1)
-        .read_to_end(&mut bytes)
-        .with_context(|| format!("cannot read {}", path.display()))?;
+    let bytes = super::read_input(path, MAX_DOMAIN_XML_BYTES as u64)?;
     parse_domain_bytes(&bytes).with_context(|| path.display().to_string())
 }
 

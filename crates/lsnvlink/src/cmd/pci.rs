@@ -74,13 +74,16 @@ pub fn run(args: PciArgs) -> anyhow::Result<()> {
             .flat_map(|d| [d.vendor_id, d.subsystem_vendor_id])
             .flatten()
             .collect();
-        Names::load(args.pci_ids.as_deref(), &vendors).with_context(|| match &args.pci_ids {
-            Some(path) => format!("cannot read {}", path.display()),
-            None => format!(
-                "cannot read the system pci.ids ({})",
-                pci::names::SYSTEM_PCI_IDS.join(", ")
-            ),
-        })?
+        let limit = lsnvlink::limits::input().max_input_bytes;
+        Names::load_bounded(args.pci_ids.as_deref(), &vendors, limit).with_context(
+            || match &args.pci_ids {
+                Some(path) => format!("cannot read {}", path.display()),
+                None => format!(
+                    "cannot read the system pci.ids ({})",
+                    pci::names::SYSTEM_PCI_IDS.join(", ")
+                ),
+            },
+        )?
     } else {
         Names::builtin()
     };

@@ -2,7 +2,7 @@
 //! findings, as text, an nvidia-smi-style matrix, or JSON.
 
 use std::collections::HashSet;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -106,12 +106,7 @@ fn memlock_needs(
 ) -> anyhow::Result<Vec<MemlockNeed>> {
     let mut needs = Vec::new();
     for path in domains {
-        let file =
-            std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
-        let mut bytes = Vec::new();
-        file.take(MAX_DOMAIN_XML_BYTES as u64 + 1)
-            .read_to_end(&mut bytes)
-            .with_context(|| format!("cannot read {}", path.display()))?;
+        let bytes = super::read_input(path, MAX_DOMAIN_XML_BYTES as u64)?;
         let guest = parse_domain_bytes(&bytes).with_context(|| path.display().to_string())?;
         let name = guest.name.clone().unwrap_or_else(|| {
             path.file_stem()

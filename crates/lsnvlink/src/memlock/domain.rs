@@ -33,6 +33,53 @@ pub const MAX_DOMAIN_XML_BYTES: usize = 4 << 20;
 /// At most this many XML nodes.
 pub(crate) const MAX_NODES: u32 = 200_000;
 
+/// At most this many attributes on one element (libvirt's elements have a handful). The XML
+/// parser checks each attribute's name against every earlier one: 200,000 attributes on one
+/// element took minutes before this bound.
+pub const MAX_ATTRIBUTES_PER_ELEMENT: usize = 256;
+
+/// The most attributes (`=` outside quoted values) any one tag of `text` holds; comments,
+/// processing instructions and CDATA sections are skipped. Linear in the length of `text`.
+fn most_attributes(text: &str) -> usize {
+    let bytes = text.as_bytes();
+    let (mut most, mut i) = (0usize, 0usize);
+    while let Some(&b) = bytes.get(i) {
+        i += 1;
+        if b != b'<' {
+            continue;
+        }
+        let rest = bytes.get(i..).unwrap_or_default();
+        let end: &[u8] = if rest.starts_with(b"!--") {
+            b"-->"
+        } else if rest.starts_with(b"![CDATA[") {
+            b"]]>"
+        } else if rest.starts_with(b"?") {
+            b"?>"
+        } else {
+            // A tag: count `=` outside quotes up to its `>`.
+            let (mut count, mut quote) = (0usize, None);
+            while let Some(&c) = bytes.get(i) {
+                i += 1;
+                match (quote, c) {
+                    (None, b'"' | b'\'') => quote = Some(c),
+                    (Some(q), c) if c == q => quote = None,
+                    (None, b'=') => count += 1,
+                    (None, b'>') => break,
+                    _ => {}
+                }
+            }
+            most = most.max(count);
+            continue;
+        };
+        // Skip to the end marker.
+        match rest.windows(end.len()).position(|w| w == end) {
+            Some(at) => i += at + end.len(),
+            None => break,
+        }
+    }
+    most
+}
+
 /// Why a domain XML was refused.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -43,6 +90,11 @@ pub enum DomainError {
     /// Not UTF-8.
     #[error("domain XML is not UTF-8")]
     NotUtf8,
+    /// An element has more than [`MAX_ATTRIBUTES_PER_ELEMENT`] attributes.
+    #[error(
+        "domain XML has an element with {0} attributes, more than the {MAX_ATTRIBUTES_PER_ELEMENT} accepted"
+    )]
+    TooManyAttributes(usize),
     /// Not well-formed XML (or has a DTD, or too many nodes).
     #[error("malformed domain XML")]
     Xml(#[from] roxmltree::Error),
@@ -97,6 +149,10 @@ pub fn parse_domain_bytes(bytes: &[u8]) -> Result<Guest, DomainError> {
 pub fn parse_domain(text: &str) -> Result<Guest, DomainError> {
     if text.len() > MAX_DOMAIN_XML_BYTES {
         return Err(DomainError::TooLarge(text.len()));
+    }
+    let attributes = most_attributes(text);
+    if attributes > MAX_ATTRIBUTES_PER_ELEMENT {
+        return Err(DomainError::TooManyAttributes(attributes));
     }
     let options = ParsingOptions {
         allow_dtd: false,
@@ -415,6 +471,24 @@ fn read_hostdev(dev: Node<'_, '_>, guest: &mut Guest) -> Result<(), DomainError>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn many_attributes_on_one_element_are_refused_quickly() {
+        let attrs: String = (0..200_000).map(|i| format!(" a{i}='x'")).collect();
+        let xml = format!("<domain type='kvm'{attrs}><name>g</name></domain>");
+        let started = std::time::Instant::now();
+        let err = parse_domain(&xml).unwrap_err();
+        assert!(
+            matches!(err, DomainError::TooManyAttributes(200_001)),
+            "{err}"
+        );
+        assert!(started.elapsed().as_secs() < 2, "{:?}", started.elapsed());
+        // Quoted `=` and `>`, comments and CDATA are not attributes.
+        assert_eq!(
+            most_attributes("<a x='=>=' y=\"'\"><!-- a=b c=d --><![CDATA[e=f]]><?p q=r?></a>"),
+            2
+        );
+    }
 
     #[test]
     fn c_numbers() {

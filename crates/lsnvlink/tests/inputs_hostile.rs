@@ -1,0 +1,113 @@
+//! Files named on the command line are opened once, must be regular files, and are read from
+//! that handle within a bound: `/dev/zero`, a FIFO (nobody writing) or a directory never
+//! makes a command read without end, block, or print bytes of a file a symlink names.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+mod common;
+
+use std::path::Path;
+use std::process::Output;
+use std::time::{Duration, Instant};
+
+/// Runs lsnvlink, killing it after 10 s (a blocked read is a failure, not a hung test).
+fn run(args: &[&str]) -> (Output, Duration) {
+    let started = Instant::now();
+    let mut child = common::lsnvlink_command()
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    loop {
+        if child.try_wait().unwrap().is_some() {
+            break;
+        }
+        if started.elapsed() > Duration::from_secs(10) {
+            let _ = child.kill();
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    (child.wait_with_output().unwrap(), started.elapsed())
+}
+
+fn fifo(dir: &Path) -> String {
+    let path = dir.join("fifo");
+    let status = std::process::Command::new("mkfifo")
+        .arg(&path)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    path.to_str().unwrap().to_owned()
+}
+
+fn refused(args: &[&str]) {
+    let (o, took) = run(args);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{args:?}: {stderr}");
+    assert!(took < Duration::from_secs(5), "{args:?}: {took:?}");
+    assert!(
+        stderr.contains("not a regular file") || stderr.contains("Is a directory"),
+        "{args:?}: {stderr}"
+    );
+}
+
+#[test]
+fn device_nodes_and_fifos_on_the_command_line_are_refused_without_reading() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = fifo(dir.path());
+    let capture = common::capture("ac922-4gpu-16gb-nvidia");
+    let capture = capture.to_str().unwrap();
+    for bad in ["/dev/zero", fifo.as_str()] {
+        refused(&["pci", "--capture", capture, "--pci-ids", bad]);
+        refused(&["dt", "dump", bad]);
+        refused(&["dt", "get", "/", "--blob", bad]);
+        refused(&["--capture", bad]);
+        refused(&["--hwloc", bad]);
+        refused(&["--sosreport", bad]);
+        refused(&["memlock", "--domain", bad]);
+        refused(&[
+            "--capture",
+            capture,
+            "--format",
+            "prom",
+            "--memlock-domain",
+            bad,
+        ]);
+    }
+    // fleet lists an unreadable input and exits 2.
+    let (o, took) = run(&["fleet", "/dev/zero", &fifo]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(took < Duration::from_secs(5));
+}
+
+#[test]
+fn a_blob_over_the_input_limit_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let big = dir.path().join("big.dtb");
+    let file = std::fs::File::create(&big).unwrap();
+    file.set_len(17 << 20).unwrap(); // sparse: 17 MiB of zeros cost nothing on disk
+    let (o, _) = run(&["dt", "dump", big.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(stderr.contains("limit"), "{stderr}");
+    // --limits-scale raises it (then the blob is refused as a blob, not for its size).
+    let (o, _) = run(&["--limits-scale", "2", "dt", "dump", big.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(!stderr.contains("limit of"), "{stderr}");
+}
+
+#[test]
+fn fleet_threads_are_bounded() {
+    let capture = common::capture("ac922-4gpu-16gb-nvidia");
+    let (o, _) = run(&["fleet", "-j", "100000", capture.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    let (o, _) = run(&["fleet", "-j", "2", capture.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0));
+}
