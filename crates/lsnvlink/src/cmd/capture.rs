@@ -41,26 +41,37 @@ pub fn run(args: &CaptureArgs) -> anyhow::Result<()> {
     let capture = capture::collect(&root, &options)
         .with_context(|| format!("cannot capture {}", root.display()))?;
     let bytes = capture.to_tar_gz()?;
-    // Write beside the target and rename, so that FILE is never left half written.
+    // Write beside the target and rename, so that FILE is never left half written. The
+    // temporary file has a short random name made with O_EXCL (tempfile): names cannot be
+    // guessed or pre-created, FILE's own name may be as long as the file system allows, and
+    // the temporary file is removed on every error path (dropped unpersisted).
     let dir = match args.output.parent() {
         Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    let mut tmp = tempfile_in(&dir)?;
-    tmp.1
-        .write_all(&bytes)
-        .and_then(|()| tmp.1.sync_all())
-        .with_context(|| format!("cannot write {}", tmp.0.display()))?;
-    if !args.force && std::fs::symlink_metadata(&args.output).is_ok() {
-        let _ = std::fs::remove_file(&tmp.0);
-        bail!(
-            "{} exists; give --force to overwrite it",
-            args.output.display()
-        );
-    }
-    std::fs::rename(&tmp.0, &args.output).with_context(|| {
-        let _ = std::fs::remove_file(&tmp.0);
-        format!("cannot write {}", args.output.display())
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".lsnvlink-capture-")
+        .suffix(".tmp")
+        .tempfile_in(&dir)
+        .with_context(|| format!("cannot create a temporary file in {}", dir.display()))?;
+    tmp.write_all(&bytes)
+        .and_then(|()| tmp.as_file().sync_all())
+        .with_context(|| format!("cannot write {}", tmp.path().display()))?;
+    // Without --force, the rename refuses to replace a file created meanwhile (link + unlink).
+    let persisted = if args.force {
+        tmp.persist(&args.output)
+    } else {
+        tmp.persist_noclobber(&args.output)
+    };
+    persisted.map_err(|e| e.error).with_context(|| {
+        if args.force {
+            format!("cannot write {}", args.output.display())
+        } else {
+            format!(
+                "cannot write {} (give --force to overwrite it)",
+                args.output.display()
+            )
+        }
     })?;
     let (dirs, files, links) = capture.tree.counts();
     eprintln!(
@@ -71,25 +82,4 @@ pub fn run(args: &CaptureArgs) -> anyhow::Result<()> {
         capture::MANIFEST_NAME,
     );
     Ok(())
-}
-
-/// Creates a new temporary file in `dir`.
-fn tempfile_in(dir: &std::path::Path) -> anyhow::Result<(PathBuf, std::fs::File)> {
-    let pid = std::process::id();
-    for n in 0..100u32 {
-        let path = dir.join(format!(".lsnvlink-capture-{pid}-{n}.tmp"));
-        match std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&path)
-        {
-            Ok(file) => return Ok((path, file)),
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
-            Err(e) => {
-                return Err(e)
-                    .with_context(|| format!("cannot create a file in {}", dir.display()));
-            }
-        }
-    }
-    bail!("cannot create a temporary file in {}", dir.display())
 }

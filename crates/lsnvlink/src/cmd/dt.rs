@@ -7,7 +7,6 @@
 //! Without a blob, the tree is the directory form at `/proc/device-tree` inside the root
 //! (`--root`, `--capture`, or the live system).
 
-use std::io::Write;
 use std::path::PathBuf;
 
 use anyhow::{Context, Result, anyhow, bail};
@@ -123,11 +122,7 @@ pub fn run(args: DtArgs) -> Result<()> {
             Ok(())
         })?,
     }
-    let mut stdout = std::io::stdout().lock();
-    match stdout
-        .write_all(out.as_bytes())
-        .and_then(|()| stdout.flush())
-    {
+    match super::write_stdout(out.as_bytes()) {
         // A closed pipe (`| head`) is not an error of ours.
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
         r => r.context("cannot write to standard output"),

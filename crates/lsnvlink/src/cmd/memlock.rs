@@ -212,9 +212,7 @@ pub fn run(args: &MemlockArgs) -> anyhow::Result<ExitCode> {
         MemlockFormat::Text => render::text(&result),
         MemlockFormat::Json => render::json(&result),
     };
-    let mut stdout = std::io::stdout().lock();
-    stdout.write_all(text.as_bytes())?;
-    stdout.flush()?;
+    super::write_stdout(text.as_bytes()).context("cannot write to standard output")?;
     Ok(if result.computation.hard_limit_covers() == Some(false) {
         ExitCode::from(1)
     } else {

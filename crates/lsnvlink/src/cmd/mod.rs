@@ -19,3 +19,35 @@ use anyhow::Context;
 pub fn read_input(path: &Path, limit: u64) -> anyhow::Result<Vec<u8>> {
     fsroot::read_input(path, limit).with_context(|| format!("cannot read {}", path.display()))
 }
+
+/// Writes `bytes` to standard output and flushes it. A closed standard output (`>&-`) is an
+/// error: the Rust runtime reopens a closed descriptor 1 on `/dev/null` (read-write) at start,
+/// so a report would exit 0 having written nothing. That is told from a user's `>/dev/null`
+/// (opened write-only by the shell) by the access mode. A closed pipe (`EPIPE`) is returned
+/// as the error it is; callers decide.
+pub fn write_stdout(bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let stdout = std::io::stdout();
+    if stdout_was_closed(&stdout) {
+        // Not `BrokenPipe`: that is a reader gone (`| head`), which some commands accept.
+        return Err(std::io::Error::other("standard output is closed"));
+    }
+    let mut lock = stdout.lock();
+    lock.write_all(bytes)?;
+    lock.flush()
+}
+
+/// Whether descriptor 1 is the null device opened read-write: what the runtime put in place
+/// of a closed standard output.
+fn stdout_was_closed(stdout: &std::io::Stdout) -> bool {
+    use rustix::fs::{FileType, OFlags};
+    let Ok(stat) = rustix::fs::fstat(stdout) else {
+        return true; // EBADF
+    };
+    let null = FileType::from_raw_mode(stat.st_mode) == FileType::CharacterDevice
+        && rustix::fs::major(stat.st_rdev) == 1
+        && rustix::fs::minor(stat.st_rdev) == 3;
+    let read_write =
+        rustix::fs::fcntl_getfl(stdout).is_ok_and(|flags| flags & OFlags::RWMODE == OFlags::RDWR);
+    null && read_write
+}

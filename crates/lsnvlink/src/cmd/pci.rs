@@ -98,9 +98,7 @@ pub fn run(args: PciArgs) -> anyhow::Result<()> {
         (Format::Vmm, _) => render::vmm(&pci, ids),
         (Format::Json, _) => render::json(&pci, ids, &root.origin().to_string()),
     };
-    let mut stdout = std::io::stdout().lock();
-    stdout.write_all(text.as_bytes())?;
-    stdout.flush()?;
+    super::write_stdout(text.as_bytes()).context("cannot write to standard output")?;
     // Text formats carry no error fields: say on stderr what could not be read.
     if args.format != Format::Json {
         let mut stderr = std::io::stderr().lock();

@@ -233,23 +233,18 @@ fn report(args: &ReportArgs) -> anyhow::Result<ExitCode> {
 /// `path`. On any error the temporary file is removed and `path` is left as it was.
 pub fn write_output(path: Option<&Path>, bytes: &[u8]) -> anyhow::Result<()> {
     let Some(path) = path else {
-        let mut stdout = std::io::stdout().lock();
-        stdout.write_all(bytes)?;
-        stdout.flush()?;
-        return Ok(());
+        return super::write_stdout(bytes).context("cannot write to standard output");
     };
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
     };
-    let name = path
-        .file_name()
+    path.file_name()
         .with_context(|| format!("{}: not a file name", path.display()))?;
-    let mut prefix = std::ffi::OsString::from(".");
-    prefix.push(name);
-    prefix.push(".");
+    // A short random name (O_EXCL), whatever the length of `path`'s own name: a name of up
+    // to 255 bytes, the file system's limit, can be written.
     let mut tmp = tempfile::Builder::new()
-        .prefix(&prefix)
+        .prefix(".lsnvlink-")
         .suffix(".tmp")
         .tempfile_in(dir)
         .with_context(|| format!("cannot create a temporary file in {}", dir.display()))?;
