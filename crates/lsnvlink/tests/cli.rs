@@ -100,3 +100,21 @@ fn the_ansible_fact_script_prints_json_whatever_happens() {
         );
     }
 }
+
+#[test]
+fn capture_help_lists_what_sanitize_removes() {
+    let o = lsnvlink(&["capture", "--help"], &[]);
+    let text = String::from_utf8(o.stdout).unwrap();
+    for kind in [
+        "/chosen",
+        "bootargs",
+        "mac-address",
+        "ibm,partition-uuid",
+        "vm,uuid",
+        "serial",
+        "location codes",
+        "host",
+    ] {
+        assert!(text.contains(kind), "{kind}: {text}");
+    }
+}

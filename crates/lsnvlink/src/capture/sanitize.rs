@@ -1,10 +1,15 @@
-//! `--sanitize`: drop the host name and serial numbers from a capture.
+//! `--sanitize`: remove or mask everything in a capture that identifies the host or its
+//! network (the list is in `docs/sanitize.md` and `lsnvlink capture --help`).
 
-use super::Tree;
+use super::{Entry, Tree};
 
-/// Device-tree properties that hold serial numbers or chip identities (op920-dts: `system-id`
-/// on the root, `serial-number`, `ibm,vpd`, `ibm,module-vpd`, `ecid`, `wafer-id` on FRU and
-/// chip nodes), dropped by [`sanitize`].
+/// Device-tree properties dropped by [`sanitize`] wherever they are: serial numbers and chip
+/// identities (op920-dts: `system-id` on the root, `serial-number`, `ibm,vpd`,
+/// `ibm,module-vpd`, `ecid`, `wafer-id` on FRU and chip nodes), MAC addresses
+/// (`local-mac-address`, `mac-address`), partition and VM identities (`ibm,partition-uuid`,
+/// `vm,uuid`, `ibm,partition-name`, `ibm,lpar-name`) and host names (`hostname`,
+/// `ibm,hostname`). Any property whose name holds `uuid`, `serial` or `mac-address` is
+/// dropped too.
 pub const SERIAL_PROPERTIES: &[&str] = &[
     "system-id",
     "serial-number",
@@ -12,56 +17,132 @@ pub const SERIAL_PROPERTIES: &[&str] = &[
     "ibm,module-vpd",
     "ecid",
     "wafer-id",
+    "local-mac-address",
+    "mac-address",
+    "ibm,partition-uuid",
+    "vm,uuid",
+    "ibm,partition-name",
+    "ibm,lpar-name",
+    "hostname",
+    "ibm,hostname",
 ];
+
+/// Device-tree nodes dropped whole: `/chosen` holds the kernel command line (`bootargs`: host
+/// name, root UUID, IP addresses, NFS paths), the boot console path and the RNG seed.
+pub const DROPPED_NODES: &[&str] = &["chosen"];
+
+/// Files dropped: the host name (recorded in the manifest only without `--sanitize`).
+pub const DROPPED_FILES: &[&str] = &["proc/sys/kernel/hostname", "proc/sys/kernel/domainname"];
 
 const DT_BASE: &str = "sys/firmware/devicetree/base/";
 
 /// PCI Express extended capability id of the Device Serial Number (PCIe base spec 7.9.3).
 const DSN_CAP_ID: u16 = 0x0003;
 
-/// Drops the host name and serial numbers from `tree`:
+/// Whether the device-tree property `name` is one [`sanitize`] drops.
+fn identifying(name: &str) -> bool {
+    SERIAL_PROPERTIES.contains(&name)
+        || name.contains("uuid")
+        || name.contains("serial")
+        || name.contains("mac-address")
+}
+
+/// Whether the device-tree property `name` holds location codes.
+fn location_code(name: &str) -> bool {
+    name.contains("loc-code") || name.contains("location-code")
+}
+
+/// Removes or masks what identifies the host or its network in `tree`:
 ///
-/// - `proc/sys/kernel/hostname`;
-/// - device-tree properties named in [`SERIAL_PROPERTIES`];
-/// - every other occurrence of those serials (4 characters or more) in device-tree
-///   properties and `/proc/cpuinfo`, overwritten with `X` (location codes embed the system
-///   serial: `UOPWR.7887E6A-Node0`);
+/// - `proc/sys/kernel/hostname` and `domainname` ([`DROPPED_FILES`]);
+/// - the device tree's `/chosen` ([`DROPPED_NODES`]: `bootargs` with host names, UUIDs, IP
+///   addresses and NFS paths);
+/// - device-tree properties that are serials, MAC addresses, UUIDs, partition or host names
+///   ([`SERIAL_PROPERTIES`], and any name holding `uuid`, `serial`, `mac-address`);
+/// - every other occurrence of those serials and of the host name (4 characters or more) in
+///   device-tree properties and `/proc/cpuinfo`, overwritten with `X`;
+/// - the serial part of location codes (`U78D2.001.WZS0001-P1-C1` becomes
+///   `U78D2.XXX.XXXXXXX-P1-C1`: the slot path after the first `-` is kept);
 /// - the Device Serial Number capability in each PCI `config` (zeroed, see
 ///   [`scrub_config_serial`]).
 pub fn sanitize(tree: &mut Tree) {
-    tree.remove("proc/sys/kernel/hostname");
-    let mut serials: Vec<Vec<u8>> = Vec::new();
+    let mut needles: Vec<Vec<u8>> = Vec::new();
+    if let Some(Entry::File(name)) = tree.get("proc/sys/kernel/hostname") {
+        let host = String::from_utf8_lossy(name).trim().to_owned();
+        // The short name too: `ltc-wspoon15` of `ltc-wspoon15.example.com`.
+        for part in [host.as_str(), host.split('.').next().unwrap_or_default()] {
+            if part.len() >= 4 {
+                needles.push(part.as_bytes().to_vec());
+            }
+        }
+    }
+    for file in DROPPED_FILES {
+        tree.remove(file);
+    }
     let doomed: Vec<String> = tree
         .iter()
-        .filter(|(path, _)| path.starts_with(DT_BASE))
-        .filter(|(path, _)| {
+        .filter_map(|(path, entry)| {
+            let rest = path.strip_prefix(DT_BASE)?;
+            if DROPPED_NODES
+                .iter()
+                .any(|node| rest == *node || rest.starts_with(&format!("{node}/")))
+            {
+                return Some(path.to_owned());
+            }
             let name = path.rsplit('/').next().unwrap_or_default();
-            SERIAL_PROPERTIES.contains(&name)
-        })
-        .map(|(path, entry)| {
-            if let super::Entry::File(data) = entry {
-                let name = path.rsplit('/').next().unwrap_or_default();
-                if name == "system-id" || name == "serial-number" {
-                    for s in data.split(|b| *b == 0) {
-                        if s.len() >= 4 {
-                            serials.push(s.to_vec());
-                        }
+            // Properties only: a node named `serial@3f8` (a UART) is not a serial number.
+            let Entry::File(data) = entry else {
+                return None;
+            };
+            if !identifying(name) {
+                return None;
+            }
+            if name == "system-id" || name.contains("serial") {
+                for s in data.split(|b| *b == 0) {
+                    if s.len() >= 4 {
+                        needles.push(s.to_vec());
                     }
                 }
             }
-            path.to_owned()
+            Some(path.to_owned())
         })
         .collect();
     for path in doomed {
         tree.remove(&path);
     }
+    // Longest first, so that a serial holding another is masked whole.
+    needles.sort_by_key(|n| std::cmp::Reverse(n.len()));
     for (path, data) in tree.files_mut() {
         if path.starts_with(DT_BASE) || path == "proc/cpuinfo" {
-            for serial in &serials {
-                mask(data, serial);
+            for needle in &needles {
+                mask(data, needle);
+            }
+            let name = path.rsplit('/').next().unwrap_or_default();
+            if path.starts_with(DT_BASE) && location_code(name) {
+                mask_location_codes(data);
             }
         } else if path.starts_with("sys/devices/") && path.ends_with("/config") {
             scrub_config_serial(data);
+        }
+    }
+}
+
+/// Masks the serial part of each NUL-separated location code in `data`: in a code that
+/// starts with `U`, everything between the first `.` and the first `-` (or the end) becomes
+/// `X`, dots kept.
+fn mask_location_codes(data: &mut [u8]) {
+    for code in data.split_mut(|b| *b == 0) {
+        if code.first() != Some(&b'U') {
+            continue;
+        }
+        let end = code.iter().position(|b| *b == b'-').unwrap_or(code.len());
+        let Some(start) = code.iter().position(|b| *b == b'.') else {
+            continue;
+        };
+        if let Some(serial) = code.get_mut(start..end) {
+            for b in serial.iter_mut().filter(|b| **b != b'.') {
+                *b = b'X';
+            }
         }
     }
 }
@@ -190,6 +271,77 @@ mod tests {
             panic!("config missing");
         };
         assert_eq!(config[0x144..0x14c], [0; 8]);
+    }
+
+    /// Every kind of identifying data `--sanitize` promises to remove, planted in one tree:
+    /// none of it is left anywhere after.
+    #[test]
+    fn every_kind_of_host_identity_is_gone_after_sanitize() {
+        let base = "sys/firmware/devicetree/base";
+        let planted: &[(&str, &[u8])] = &[
+            ("proc/sys/kernel/hostname", b"wsp-node17.lab.example.com\n"),
+            ("proc/sys/kernel/domainname", b"lab.example.com\n"),
+            (
+                "sys/firmware/devicetree/base/chosen/bootargs",
+                b"root=UUID=1b2c3d4e-aaaa-bbbb-cccc-0123456789ab ip=10.20.30.40::10.20.30.1 nfsroot=10.20.30.2:/exports/wsp-node17\0",
+            ),
+            ("sys/firmware/devicetree/base/chosen/linux,stdout-path", b"/ibm,opal/consoles/serial@0\0"),
+            ("sys/firmware/devicetree/base/ethernet@1/local-mac-address", &[0x98, 0xbe, 0x94, 0x01, 0x02, 0x03]),
+            ("sys/firmware/devicetree/base/ethernet@1/mac-address", &[0x98, 0xbe, 0x94, 0x04, 0x05, 0x06]),
+            ("sys/firmware/devicetree/base/ibm,partition-uuid", b"0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0\0"),
+            ("sys/firmware/devicetree/base/vm,uuid", b"11112222-3333-4444-5555-666677778888\0"),
+            ("sys/firmware/devicetree/base/ibm,partition-name", b"wsp-node17-lpar\0"),
+            ("sys/firmware/devicetree/base/system-id", b"7887E6A\0"),
+            ("sys/firmware/devicetree/base/xscom@0/serial-number", b"YA1934740459\0"),
+            ("sys/firmware/devicetree/base/vpd/ibm,vpd", b"SN WZS0001 PN 01AB\0"),
+            ("sys/firmware/devicetree/base/ibm,io-base-loc-code", b"UOPWR.7887E6A-Node0\0"),
+            ("sys/firmware/devicetree/base/gpu/ibm,loc-code", b"U78D2.001.WZS0002-P1-C9\0"),
+            ("sys/firmware/devicetree/base/model-name", b"host wsp-node17 in rack\0"),
+            ("proc/cpuinfo", b"machine : PowerNV 8335-GTH\nserial : 7887E6A\nhost : wsp-node17\n"),
+        ];
+        let secrets: &[&[u8]] = &[
+            b"wsp-node17",
+            b"example.com",
+            b"1b2c3d4e",
+            b"10.20.30",
+            b"/exports",
+            &[0x98, 0xbe, 0x94],
+            b"0f1e2d3c",
+            b"11112222",
+            b"7887E6A",
+            b"YA1934740459",
+            b"WZS0001",
+            b"WZS0002",
+        ];
+        let mut tree = Tree::new();
+        for (path, data) in planted {
+            tree.insert_file(path, data.to_vec()).unwrap();
+        }
+        tree.insert_dir(&format!("{base}/serial@3f8")).unwrap();
+        sanitize(&mut tree);
+        for (path, entry) in tree.iter() {
+            for secret in secrets {
+                assert!(
+                    !path.as_bytes().windows(secret.len()).any(|w| w == *secret),
+                    "{path}"
+                );
+                if let Entry::File(data) = entry {
+                    assert!(
+                        !data.windows(secret.len()).any(|w| w == *secret),
+                        "{path} still holds {:?}: {:?}",
+                        String::from_utf8_lossy(secret),
+                        String::from_utf8_lossy(data)
+                    );
+                }
+            }
+        }
+        assert!(tree.get(&format!("{base}/chosen")).is_none());
+        // The slot path of a location code, and a UART node, stay.
+        assert_eq!(
+            tree.get(&format!("{base}/gpu/ibm,loc-code")),
+            Some(&Entry::File(b"U78D2.XXX.XXXXXXX-P1-C9\0".to_vec()))
+        );
+        assert_eq!(tree.get(&format!("{base}/serial@3f8")), Some(&Entry::Dir));
     }
 
     proptest! {

@@ -19,11 +19,24 @@ pub struct CaptureArgs {
     /// Overwrite FILE if it exists.
     #[arg(long)]
     pub force: bool,
-    /// Leave out the host name and serial numbers (device-tree serials, location-code serials,
-    /// PCI Device Serial Numbers).
-    #[arg(long)]
+    /// Remove or mask what identifies the host or its network (see docs/sanitize.md).
+    #[arg(long, long_help = SANITIZE_HELP)]
     pub sanitize: bool,
 }
+
+/// What `lsnvlink capture --help` says `--sanitize` removes (docs/sanitize.md has the table).
+pub const SANITIZE_HELP: &str = "\
+Remove or mask what identifies the host or its network:
+  - the host and domain name (proc/sys/kernel/hostname, domainname; masked elsewhere);
+  - the device tree's /chosen (bootargs: host names, root UUID, IP addresses, NFS paths);
+  - MAC addresses (local-mac-address, mac-address);
+  - UUIDs (ibm,partition-uuid, vm,uuid, any *uuid* property);
+  - partition and host names (ibm,partition-name, ibm,lpar-name, hostname);
+  - serial numbers (system-id, serial-number, ibm,vpd, ibm,module-vpd, ecid, wafer-id),
+    masked wherever else they occur;
+  - the serial part of location codes (U78D2.001.WZS0001-P1 -> U78D2.XXX.XXXXXXX-P1);
+  - PCI Device Serial Numbers in config space.
+The topology, ids, NUMA nodes, slot labels and kernel release stay.";
 
 /// Takes the capture and writes it; the summary goes to stderr.
 pub fn run(args: &CaptureArgs) -> anyhow::Result<()> {
