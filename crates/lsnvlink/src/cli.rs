@@ -43,7 +43,7 @@ Examples:
 pub struct Cli {
     /// Raise every input limit (capture size, entries, bytes read, symlink-walk work, input
     /// files, JSON output per input byte; see docs/limits.md) by this factor, for a
-    /// genuinely large host.
+    /// genuinely large host. With a subcommand, give it after the subcommand's name.
     #[arg(long, global = true, value_name = "N", default_value_t = 1,
           value_parser = clap::value_parser!(u64).range(1..=1024))]
     pub limits_scale: u64,

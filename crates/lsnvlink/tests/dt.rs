@@ -220,3 +220,58 @@ fn errors_exit_with_2_and_name_the_problem() {
     let out = lsnvlink(&["dt", "dump", &b, "--root", "/"]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn json_output_is_bounded_by_the_size_of_the_tree() {
+    // A device tree 250 nodes deep: each node's path and indentation grow with its depth, so
+    // pretty JSON is hundreds of times the tree's size.
+    let mut tree = lsnvlink::capture::Tree::new();
+    let mut path = String::from("sys/firmware/devicetree/base");
+    for i in 0..250 {
+        path.push_str(&format!("/node-with-a-long-name@{i:08x}"));
+        tree.insert_file(&format!("{path}/reg"), vec![0, 0, 0, 1])
+            .unwrap();
+        tree.insert_file(&format!("{path}/name"), b"n\0".to_vec())
+            .unwrap();
+    }
+    tree.insert_symlink("proc/device-tree", "/sys/firmware/devicetree/base")
+        .unwrap();
+    let capture = lsnvlink::capture::Capture {
+        tree,
+        manifest: lsnvlink::capture::Manifest::fixed("test"),
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("deep.tar.gz");
+    std::fs::write(&file, capture.to_tar_gz().unwrap()).unwrap();
+    let file = file.to_str().unwrap();
+    let out = lsnvlink(&["dt", "dump", "--capture", file, "--format", "json"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("--limits-scale"), "{stderr}");
+    assert!(out.stdout.is_empty());
+    // dts has no such growth, and --limits-scale lets the JSON through.
+    assert!(
+        lsnvlink(&["dt", "dump", "--capture", file])
+            .status
+            .success()
+    );
+    let out = lsnvlink(&[
+        "dt",
+        "dump",
+        "--limits-scale",
+        "64",
+        "--capture",
+        file,
+        "--format",
+        "json",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // (Too deep for serde_json's parser to check: 500 levels.)
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.starts_with('{') && text.contains("\"schema_version\": 1"));
+    assert!(text.len() > 1 << 20, "{}", text.len());
+}

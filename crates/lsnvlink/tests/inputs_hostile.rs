@@ -98,9 +98,13 @@ fn a_blob_over_the_input_limit_is_refused() {
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert!(stderr.contains("limit"), "{stderr}");
     // --limits-scale raises it (then the blob is refused as a blob, not for its size).
-    let (o, _) = run(&["--limits-scale", "2", "dt", "dump", big.to_str().unwrap()]);
+    let (o, _) = run(&["dt", "dump", "--limits-scale", "2", big.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&o.stderr);
-    assert!(!stderr.contains("limit of"), "{stderr}");
+    assert!(
+        !stderr.contains("limit of") && stderr.contains("big.dtb"),
+        "{stderr}"
+    );
 }
 
 #[test]

@@ -97,11 +97,11 @@ pub fn run(args: DtArgs) -> Result<()> {
                 blob: file.or(from.blob),
                 source: from.source,
             };
-            with_tree(&from, |tree, origin| {
+            with_tree(&from, |tree, origin, input| {
                 warn_problems(tree);
                 out = match format {
                     DumpFormat::Dts => devtree::dts::to_dts(tree),
-                    DumpFormat::Json => pretty(&dump_json(tree, origin)),
+                    DumpFormat::Json => bounded_json(&dump_json(tree, origin), input)?,
                 };
                 Ok(())
             })?;
@@ -111,14 +111,14 @@ pub fn run(args: DtArgs) -> Result<()> {
             prop,
             from,
             format,
-        } => with_tree(&from, |tree, _| {
+        } => with_tree(&from, |tree, _, input| {
             let node = find(tree, &path)?;
-            out = get(node, prop.as_deref(), format)?;
+            out = get(node, prop.as_deref(), format, input)?;
             Ok(())
         })?,
-        DtCommand::Ls { path, from, format } => with_tree(&from, |tree, _| {
+        DtCommand::Ls { path, from, format } => with_tree(&from, |tree, _, input| {
             let node = find(tree, &path)?;
-            out = ls(node, format);
+            out = ls(node, format, input)?;
             Ok(())
         })?,
     }
@@ -129,20 +129,82 @@ pub fn run(args: DtArgs) -> Result<()> {
     }
 }
 
-/// Reads the tree the options name and hands it to `f` with a description of its origin.
-fn with_tree(from: &TreeSource, f: impl FnOnce(&Tree<'_>, String) -> Result<()>) -> Result<()> {
+/// Reads the tree the options name and hands it to `f` with a description of its origin and
+/// the size of its input in bytes (what bounds the JSON output).
+fn with_tree(
+    from: &TreeSource,
+    f: impl FnOnce(&Tree<'_>, String, u64) -> Result<()>,
+) -> Result<()> {
     if let Some(path) = &from.blob {
         let bytes = super::read_input(path, lsnvlink::limits::input().max_input_bytes)?;
         let tree = Tree::from_blob(&bytes).with_context(|| format!("{}", path.display()))?;
-        return f(&tree, format!("blob {}", path.display()));
+        let input = bytes.len() as u64;
+        return f(&tree, format!("blob {}", path.display()), input);
     }
     let root = from.source.open()?;
     let tree = Tree::from_proc(&root)
         .with_context(|| format!("cannot read the device tree of {}", root.origin()))?;
+    let input = tree_bytes(&tree);
     f(
         &tree,
         format!("{} {}", root.origin(), devtree::PROC_DEVICE_TREE),
+        input,
     )
+}
+
+/// The size of a tree as read: every node's name, every property's name and value.
+fn tree_bytes(tree: &Tree<'_>) -> u64 {
+    tree.nodes()
+        .map(|n| {
+            n.name().len() as u64
+                + n.properties()
+                    .iter()
+                    .map(|p| (p.name().len() + p.value().len()) as u64)
+                    .sum::<u64>()
+        })
+        .sum()
+}
+
+/// A writer that refuses to grow past `cap` bytes.
+struct Capped {
+    buf: Vec<u8>,
+    cap: u64,
+}
+
+impl std::io::Write for Capped {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        if (self.buf.len() + data.len()) as u64 > self.cap {
+            return Err(std::io::Error::other("output limit"));
+        }
+        self.buf.extend_from_slice(data);
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// `value` as pretty JSON with a final newline, written straight from the tree (no
+/// intermediate document) and refused once it passes
+/// [`fsroot::Limits::max_output_bytes`] for `input` bytes: a deep tree's indentation and
+/// repeated paths cannot turn a 68 KB capture into 780 MB.
+fn bounded_json(value: &impl serde::Serialize, input: u64) -> Result<String> {
+    let limits = lsnvlink::limits::input();
+    let cap = limits.max_output_bytes(input);
+    let mut out = Capped {
+        buf: Vec::new(),
+        cap,
+    };
+    if serde_json::to_writer_pretty(&mut out, value).is_err() {
+        bail!(
+            "the JSON output would pass {cap} bytes ({} times the {input} bytes of the tree; \
+             --limits-scale N raises it)",
+            limits.max_output_factor
+        );
+    }
+    out.buf.push(b'\n');
+    String::from_utf8(out.buf).context("JSON output is not UTF-8")
 }
 
 fn warn_problems(tree: &Tree<'_>) {
@@ -159,19 +221,13 @@ fn find<'t, 'a>(tree: &'t Tree<'a>, path: &str) -> Result<Node<'t, 'a>> {
         .ok_or_else(|| anyhow!("no node {path:?} in the device tree"))
 }
 
-fn pretty(v: &Value) -> String {
-    let mut s = serde_json::to_string_pretty(v).unwrap_or_default();
-    s.push('\n');
-    s
-}
-
 fn value_text(value: &[u8]) -> String {
     let mut s = String::new();
     let _ = devtree::dts::write_value(value, &mut s);
     s
 }
 
-fn get(node: Node<'_, '_>, prop: Option<&str>, format: Format) -> Result<String> {
+fn get(node: Node<'_, '_>, prop: Option<&str>, format: Format, input: u64) -> Result<String> {
     let path = node.path();
     match prop {
         Some(name) => {
@@ -184,11 +240,15 @@ fn get(node: Node<'_, '_>, prop: Option<&str>, format: Format) -> Result<String>
             })?;
             Ok(match format {
                 Format::Text => format!("{}\n", value_text(p.value())),
-                Format::Json => pretty(&json!({
-                    "schema_version": SCHEMA_VERSION,
-                    "path": path,
-                    "property": property_json(p),
-                })),
+                // Keys in sorted order, as serde_json's maps print them.
+                Format::Json => bounded_json(
+                    &GetProperty {
+                        path,
+                        property: PropJson(p),
+                        schema_version: SCHEMA_VERSION,
+                    },
+                    input,
+                )?,
             })
         }
         None => Ok(match format {
@@ -200,18 +260,36 @@ fn get(node: Node<'_, '_>, prop: Option<&str>, format: Format) -> Result<String>
                 }
                 s
             }
-            Format::Json => pretty(&json!({
-                "schema_version": SCHEMA_VERSION,
-                "path": path,
-                "properties": node.properties().iter().map(property_json).collect::<Vec<_>>(),
-                "errors": errors_json(node),
-            })),
+            Format::Json => bounded_json(
+                &GetNode {
+                    errors: errors_json(node),
+                    path,
+                    properties: Props(node.properties()),
+                    schema_version: SCHEMA_VERSION,
+                },
+                input,
+            )?,
         }),
     }
 }
 
-fn ls(node: Node<'_, '_>, format: Format) -> String {
-    match format {
+#[derive(serde::Serialize)]
+struct GetProperty<'p, 'a> {
+    path: String,
+    property: PropJson<'p, 'a>,
+    schema_version: u32,
+}
+
+#[derive(serde::Serialize)]
+struct GetNode<'p, 'a> {
+    errors: Value,
+    path: String,
+    properties: Props<'p, 'a>,
+    schema_version: u32,
+}
+
+fn ls(node: Node<'_, '_>, format: Format, input: u64) -> Result<String> {
+    Ok(match format {
         Format::Text => {
             let mut s = String::new();
             for p in node.properties() {
@@ -224,42 +302,68 @@ fn ls(node: Node<'_, '_>, format: Format) -> String {
             }
             s
         }
-        Format::Json => pretty(&json!({
-            "schema_version": SCHEMA_VERSION,
-            "path": node.path(),
-            "properties": node.properties().iter().map(Property::name).collect::<Vec<_>>(),
-            "children": node.children().map(|c| c.name()).collect::<Vec<_>>(),
-            "errors": errors_json(node),
-        })),
-    }
+        Format::Json => bounded_json(
+            &json!({
+                "schema_version": SCHEMA_VERSION,
+                "path": node.path(),
+                "properties": node.properties().iter().map(Property::name).collect::<Vec<_>>(),
+                "children": node.children().map(|c| c.name()).collect::<Vec<_>>(),
+                "errors": errors_json(node),
+            }),
+            input,
+        )?,
+    })
 }
 
-/// A property as JSON: its name, the shape dtc would print it in, and the value in that shape
-/// (strings as a list, cells as numbers, bytes as a hex string, `null` when empty).
-fn property_json(p: &Property<'_>) -> Value {
-    let v = p.value();
-    let (kind, value) = match p.kind() {
-        ValueKind::Empty => ("empty", Value::Null),
-        ValueKind::Strings => (
-            "strings",
-            Value::from(
-                v.strip_suffix(&[0])
+/// A property as JSON, serialized as it is written: its name, the shape dtc would print it in,
+/// and the value in that shape (strings as a list, cells as numbers, bytes as a hex string,
+/// `null` when empty). Keys in sorted order: `length`, `name`, `type`, `value`.
+struct PropJson<'p, 'a>(&'p Property<'a>);
+
+impl serde::Serialize for PropJson<'_, '_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let p = self.0;
+        let v = p.value();
+        let mut map = s.serialize_map(Some(4))?;
+        map.serialize_entry("length", &v.len())?;
+        map.serialize_entry("name", p.name())?;
+        match p.kind() {
+            ValueKind::Empty => {
+                map.serialize_entry("type", "empty")?;
+                map.serialize_entry("value", &())?;
+            }
+            ValueKind::Strings => {
+                map.serialize_entry("type", "strings")?;
+                let strings: Vec<String> = v
+                    .strip_suffix(&[0])
                     .unwrap_or(v)
                     .split(|&b| b == 0)
                     .map(|s| String::from_utf8_lossy(s).into_owned())
-                    .collect::<Vec<_>>(),
-            ),
-        ),
-        ValueKind::Cells => (
-            "cells",
-            Value::from(devtree::decode::cells(v).unwrap_or_default()),
-        ),
-        ValueKind::Bytes => (
-            "bytes",
-            Value::from(v.iter().map(|b| format!("{b:02x}")).collect::<String>()),
-        ),
-    };
-    json!({ "name": p.name(), "type": kind, "value": value, "length": v.len() })
+                    .collect();
+                map.serialize_entry("value", &strings)?;
+            }
+            ValueKind::Cells => {
+                map.serialize_entry("type", "cells")?;
+                map.serialize_entry("value", &devtree::decode::cells(v).unwrap_or_default())?;
+            }
+            ValueKind::Bytes => {
+                map.serialize_entry("type", "bytes")?;
+                let hex: String = v.iter().map(|b| format!("{b:02x}")).collect();
+                map.serialize_entry("value", &hex)?;
+            }
+        }
+        map.end()
+    }
+}
+
+/// A node's properties as a JSON list, serialized one by one.
+struct Props<'p, 'a>(&'p [Property<'a>]);
+
+impl serde::Serialize for Props<'_, '_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.0.iter().map(PropJson))
+    }
 }
 
 fn errors_json(node: Node<'_, '_>) -> Value {
@@ -269,17 +373,45 @@ fn errors_json(node: Node<'_, '_>) -> Value {
         .collect()
 }
 
-fn node_json(node: Node<'_, '_>) -> Value {
-    json!({
-        "name": node.name(),
-        "path": node.path(),
-        "properties": node.properties().iter().map(property_json).collect::<Vec<_>>(),
-        "errors": errors_json(node),
-        "children": node.children().map(node_json).collect::<Vec<_>>(),
-    })
+/// A node and everything under it, serialized as it is written (nothing is built in memory
+/// first). Keys in sorted order: `children`, `errors`, `name`, `path`, `properties`.
+struct NodeJson<'t, 'a>(Node<'t, 'a>);
+
+impl serde::Serialize for NodeJson<'_, '_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let node = self.0;
+        let mut map = s.serialize_map(Some(5))?;
+        map.serialize_entry("children", &Children(node))?;
+        map.serialize_entry("errors", &errors_json(node))?;
+        map.serialize_entry("name", node.name())?;
+        map.serialize_entry("path", &node.path())?;
+        map.serialize_entry("properties", &Props(node.properties()))?;
+        map.end()
+    }
 }
 
-fn dump_json(tree: &Tree<'_>, origin: String) -> Value {
+struct Children<'t, 'a>(Node<'t, 'a>);
+
+impl serde::Serialize for Children<'_, '_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.0.children().map(NodeJson))
+    }
+}
+
+/// The whole of `dt dump --format json`. Keys in sorted order: `header`, `problems`,
+/// `reservations`, `root`, `schema_version`, `source`.
+#[derive(serde::Serialize)]
+struct Dump<'t, 'a> {
+    header: Option<Value>,
+    problems: Vec<String>,
+    reservations: Vec<Value>,
+    root: NodeJson<'t, 'a>,
+    schema_version: u32,
+    source: String,
+}
+
+fn dump_json<'t, 'a>(tree: &'t Tree<'a>, origin: String) -> Dump<'t, 'a> {
     let header = tree.header().map(|h| {
         json!({
             "version": h.version,
@@ -290,15 +422,21 @@ fn dump_json(tree: &Tree<'_>, origin: String) -> Value {
             "size_dt_strings": h.size_dt_strings,
         })
     });
-    json!({
-        "schema_version": SCHEMA_VERSION,
-        "source": origin,
-        "header": header,
-        "reservations": tree.reservations().iter().map(|r| json!({
-            "address": format!("{:#x}", r.address),
-            "size": format!("{:#x}", r.size),
-        })).collect::<Vec<_>>(),
-        "problems": tree.problems().iter().map(ToString::to_string).collect::<Vec<_>>(),
-        "root": node_json(tree.root()),
-    })
+    Dump {
+        header,
+        problems: tree.problems().iter().map(ToString::to_string).collect(),
+        reservations: tree
+            .reservations()
+            .iter()
+            .map(|r| {
+                json!({
+                    "address": format!("{:#x}", r.address),
+                    "size": format!("{:#x}", r.size),
+                })
+            })
+            .collect(),
+        root: NodeJson(tree.root()),
+        schema_version: SCHEMA_VERSION,
+        source: origin,
+    }
 }
