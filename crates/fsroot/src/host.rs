@@ -7,6 +7,8 @@ use std::os::unix::ffi::OsStringExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use rustix::fd::OwnedFd;
@@ -24,12 +26,14 @@ fn read_flags() -> OFlags {
     OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOCTTY | OFlags::NONBLOCK
 }
 
-/// A directory holding a copied root. Paths resolve inside it with `openat2(RESOLVE_IN_ROOT)`
-/// (one system call per open, the kernel keeps `..` and absolute symlinks inside); where the
-/// kernel lacks `openat2` (before Linux 5.6, or a seccomp filter refuses it) the same rules are
-/// applied by walking the path one component at a time from directory file descriptors
-/// (`openat(O_PATH | O_NOFOLLOW)`, `readlinkat`): no path is ever checked and then opened by
-/// name, so a directory swapped for a symlink mid-walk is met as the symlink it has become.
+/// A directory holding a copied root. A path without a symlink is opened with one
+/// `openat2(RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS)`; a path through a symlink (`ELOOP`), and
+/// every path where the kernel lacks `openat2` (before Linux 5.6, or a seccomp filter refuses
+/// it), is walked one component at a time from directory file descriptors
+/// (`openat(O_PATH | O_NOFOLLOW)`, `readlinkat`) with the same rules and within the walk
+/// budget of [`Limits`](crate::Limits): the kernel's own symlink walk has no bound on the work
+/// a link text makes. No path is ever checked and then opened by name, so a directory swapped
+/// for a symlink mid-walk is met as the symlink it has become.
 ///
 /// `openat2` fails with `EAGAIN` when a rename elsewhere on the machine races with a `..`
 /// lookup; the open is retried [`EAGAIN_RETRIES`] times, then done by the walk.
@@ -75,12 +79,10 @@ impl DirRoot {
         self.openat2.load(Ordering::Relaxed)
     }
 
+    /// `openat2` never follows a symlink: a path without one is opened in one call; a path
+    /// through one fails with `ELOOP` and, in a root that follows symlinks, is walked.
     fn resolve_flags(&self) -> ResolveFlags {
-        if self.follow {
-            ResolveFlags::IN_ROOT | ResolveFlags::NO_MAGICLINKS
-        } else {
-            ResolveFlags::IN_ROOT | ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS
-        }
+        ResolveFlags::IN_ROOT | ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS
     }
 
     /// Opens `path` (inside the root), following every symlink (or none, for a root that
@@ -97,6 +99,10 @@ impl DirRoot {
                     self.resolve_flags(),
                 ) {
                     Err(rustix::io::Errno::AGAIN) | Err(rustix::io::Errno::INTR) => continue,
+                    // A symlink on the way: the kernel would follow it with no bound on the
+                    // work its text makes (40 links of `x/../` repeated take milliseconds
+                    // each); the walk below follows it within the budget.
+                    Err(rustix::io::Errno::LOOP) if self.follow => break,
                     other => return Ok(other?),
                 }
             }
@@ -107,7 +113,7 @@ impl DirRoot {
         };
         let mut attempt = 0;
         loop {
-            let found = resolve::resolve(&Walk(&self.fd), path, true, budget)?;
+            let found = resolve::resolve(&Walk::new(&self.fd), path, true, budget)?;
             match reopen(&self.fd, &found, flags) {
                 Err(e)
                     if e.raw_os_error() == Some(rustix::io::Errno::AGAIN.raw_os_error())
@@ -193,7 +199,7 @@ impl DirRoot {
             follow: self.follow && budget.follow,
             ..budget
         };
-        Ok(resolve::resolve(&Walk(&self.fd), path, true, budget)?.components)
+        Ok(resolve::resolve(&Walk::new(&self.fd), path, true, budget)?.components)
     }
 }
 
@@ -217,18 +223,27 @@ fn reopen(root: &OwnedFd, found: &Resolved<Arc<OwnedFd>>, flags: OFlags) -> io::
     Ok(fd)
 }
 
-/// The path walk used without `openat2`: nodes are `O_PATH` descriptors, each opened from its
-/// parent's descriptor without following it.
-struct Walk<'a>(&'a Arc<OwnedFd>);
+/// The path walk used where `openat2` cannot follow a symlink: nodes are `O_PATH`
+/// descriptors, each opened from its parent's descriptor without following it. Within one
+/// lookup a child already met is not opened again (a link text of `x/../` repeated costs one
+/// `openat`, not thousands).
+struct Walk<'a> {
+    root: &'a Arc<OwnedFd>,
+    seen: RefCell<Seen>,
+}
 
-impl Lookup for Walk<'_> {
-    type Node = Arc<OwnedFd>;
+/// Children met in one lookup, by parent descriptor (its address) and name.
+type Seen = HashMap<(usize, String), Option<(Arc<OwnedFd>, EntryKind)>>;
 
-    fn root(&self) -> io::Result<Arc<OwnedFd>> {
-        Ok(Arc::clone(self.0))
+impl<'a> Walk<'a> {
+    fn new(root: &'a Arc<OwnedFd>) -> Walk<'a> {
+        Walk {
+            root,
+            seen: RefCell::new(HashMap::new()),
+        }
     }
 
-    fn child(
+    fn open_child(
         &self,
         dir: &Arc<OwnedFd>,
         name: &str,
@@ -248,6 +263,30 @@ impl Lookup for Walk<'_> {
             Arc::new(fd),
             kind_of(FileType::from_raw_mode(stat.st_mode)),
         )))
+    }
+}
+
+impl Lookup for Walk<'_> {
+    type Node = Arc<OwnedFd>;
+
+    fn root(&self) -> io::Result<Arc<OwnedFd>> {
+        Ok(Arc::clone(self.root))
+    }
+
+    fn child(
+        &self,
+        dir: &Arc<OwnedFd>,
+        name: &str,
+    ) -> io::Result<Option<(Arc<OwnedFd>, EntryKind)>> {
+        // Every node stays alive in `seen` while the lookup runs, so an address is never
+        // reused for another directory within it.
+        let key = (Arc::as_ptr(dir) as usize, name.to_owned());
+        if let Some(found) = self.seen.borrow().get(&key) {
+            return Ok(found.clone());
+        }
+        let found = self.open_child(dir, name)?;
+        self.seen.borrow_mut().insert(key, found.clone());
+        Ok(found)
     }
 
     fn link_text(&self, node: &Arc<OwnedFd>) -> io::Result<String> {

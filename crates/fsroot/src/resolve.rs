@@ -94,6 +94,51 @@ pub(crate) fn resolve<L: Lookup>(
     result
 }
 
+/// Components still to walk: a stack of texts (the path, then each link target followed),
+/// each with the ranges of its components left, last one first. Nothing is allocated per
+/// component.
+struct Pending {
+    segments: Vec<Segment>,
+}
+
+/// One text and the byte ranges of its components still to walk, last one first.
+type Segment = (Box<str>, Vec<(usize, usize)>);
+
+impl Pending {
+    fn push(&mut self, text: &str) -> usize {
+        let mut parts = Vec::new();
+        let mut start = 0;
+        for piece in text.split('/') {
+            let end = start + piece.len();
+            if !piece.is_empty() && piece != "." {
+                parts.push((start, end));
+            }
+            start = end + 1;
+        }
+        parts.reverse();
+        let n = parts.len();
+        if n > 0 {
+            self.segments.push((text.into(), parts));
+        }
+        n
+    }
+
+    /// The next component, owned only as long as the caller needs it.
+    fn pop(&mut self) -> Option<String> {
+        let (text, parts) = self.segments.last_mut()?;
+        let (a, b) = parts.pop()?;
+        let name = text.get(a..b).unwrap_or_default().to_owned();
+        if parts.is_empty() {
+            self.segments.pop();
+        }
+        Some(name)
+    }
+
+    fn is_empty(&self) -> bool {
+        self.segments.is_empty()
+    }
+}
+
 fn walk<L: Lookup>(
     tree: &L,
     path: &str,
@@ -101,8 +146,10 @@ fn walk<L: Lookup>(
     budget: Budget<'_>,
     steps: &mut u64,
 ) -> io::Result<Resolved<L::Node>> {
-    // Components still to walk, last one first (a stack, so link targets are pushed in front).
-    let mut pending: Vec<String> = split(path).rev().map(str::to_owned).collect();
+    let mut pending = Pending {
+        segments: Vec::new(),
+    };
+    pending.push(path);
     // Components walked so far, each with its entry (always directories).
     let mut walked: Vec<(String, L::Node)> = Vec::new();
     let root = tree.root()?;
@@ -140,11 +187,10 @@ fn walk<L: Lookup>(
                 if target.starts_with('/') {
                     walked.clear();
                 }
-                let before = pending.len();
-                pending.extend(split(&target).rev().map(str::to_owned));
+                let pushed = pending.push(&target);
                 // Pushed components are paid for when walked; a link text that alone exceeds
                 // what is left of the budget is refused before its components are walked.
-                if steps.saturating_add((pending.len() - before) as u64) > budget.max_steps {
+                if steps.saturating_add(pushed as u64) > budget.max_steps {
                     return Err(over_budget(false));
                 }
                 current = None;
