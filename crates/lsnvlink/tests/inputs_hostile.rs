@@ -14,8 +14,10 @@ use std::path::Path;
 use std::process::Output;
 use std::time::{Duration, Instant};
 
-/// Runs lsnvlink, killing it after 10 s (a blocked read is a failure, not a hung test).
+/// Runs lsnvlink, killing it after 10 s (a blocked read is a failure, not a hung test); its
+/// output is read as it comes, so a long one cannot block it.
 fn run(args: &[&str]) -> (Output, Duration) {
+    use std::io::Read;
     let started = Instant::now();
     let mut child = common::lsnvlink_command()
         .args(args)
@@ -24,17 +26,34 @@ fn run(args: &[&str]) -> (Output, Duration) {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    loop {
-        if child.try_wait().unwrap().is_some() {
-            break;
+    let mut out = child.stdout.take().unwrap();
+    let mut err = child.stderr.take().unwrap();
+    let out = std::thread::spawn(move || {
+        let mut b = Vec::new();
+        let _ = out.read_to_end(&mut b);
+        b
+    });
+    let err = std::thread::spawn(move || {
+        let mut b = Vec::new();
+        let _ = err.read_to_end(&mut b);
+        b
+    });
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
         }
         if started.elapsed() > Duration::from_secs(10) {
             let _ = child.kill();
-            break;
+            break child.wait().unwrap();
         }
         std::thread::sleep(Duration::from_millis(10));
-    }
-    (child.wait_with_output().unwrap(), started.elapsed())
+    };
+    let output = Output {
+        status,
+        stdout: out.join().unwrap(),
+        stderr: err.join().unwrap(),
+    };
+    (output, started.elapsed())
 }
 
 fn fifo(dir: &Path) -> String {
@@ -113,5 +132,39 @@ fn fleet_threads_are_bounded() {
     let (o, _) = run(&["fleet", "-j", "100000", capture.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(2));
     let (o, _) = run(&["fleet", "-j", "2", capture.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0));
+}
+
+#[test]
+fn pci_json_and_vmm_render_a_bounded_number_of_devices() {
+    let mut tree = lsnvlink::capture::Tree::new();
+    for i in 0..1100 {
+        tree.insert_dir(&format!("sys/bus/pci/devices/{i:04x}:00:00.0"))
+            .unwrap();
+    }
+    let capture = lsnvlink::capture::Capture {
+        tree,
+        manifest: lsnvlink::capture::Manifest::fixed("test"),
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("many.tar.gz");
+    std::fs::write(&file, capture.to_tar_gz().unwrap()).unwrap();
+    let file = file.to_str().unwrap();
+    for format in ["json", "vmm"] {
+        let (o, _) = run(&["pci", "--capture", file, "--format", format]);
+        assert_eq!(o.status.code(), Some(2), "{format}");
+        assert!(String::from_utf8_lossy(&o.stderr).contains("at most 1024"));
+        let (o, _) = run(&[
+            "pci",
+            "--limits-scale",
+            "2",
+            "--capture",
+            file,
+            "--format",
+            format,
+        ]);
+        assert_eq!(o.status.code(), Some(0), "{format}");
+    }
+    let (o, _) = run(&["pci", "--capture", file]);
     assert_eq!(o.status.code(), Some(0));
 }

@@ -23,6 +23,10 @@ pub enum Format {
     Vmm,
 }
 
+/// Most PCI devices `--format json` or `vmm` renders (times `--limits-scale`); an AC922 has
+/// about 50 PCI functions.
+pub const MAX_DEVICES_RENDERED: usize = 1024;
+
 /// Options of `lsnvlink pci`.
 #[derive(clap::Args, Debug)]
 pub struct PciArgs {
@@ -66,6 +70,17 @@ pub fn run(args: PciArgs) -> anyhow::Result<()> {
         Fields::all()
     };
     let pci = Pci::read(&root, &fields).with_context(|| format!("reading {}", root.origin()))?;
+    // The JSON and vmm renderers build the whole document in memory, some 20 KB per device
+    // for JSON: a capture of 49,000 device links (450 KB) took 1.1 GB. Bounded here.
+    let most = MAX_DEVICES_RENDERED.saturating_mul(lsnvlink::limits::scale() as usize);
+    if args.format != Format::Text && pci.devices.len() > most {
+        bail!(
+            "{} PCI devices in {}: --format json and vmm show at most {most} \
+             (--limits-scale N raises it; the text formats have no such bound)",
+            pci.devices.len(),
+            root.origin()
+        );
+    }
     let names_wanted = !args.numeric && !args.tree;
     let names = if names_wanted {
         let vendors: HashSet<u16> = pci
