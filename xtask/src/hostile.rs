@@ -1,14 +1,21 @@
-//! `cargo xtask hostile [--keep DIR] [--bin FILE]`: the hostile-capture corpus and its check.
+//! `cargo xtask hostile [--keep DIR] [--bin FILE]`: the hostile-input corpus and its check.
 //!
-//! Each case is a capture archive written at check time into a temporary directory (nothing
-//! big is committed): most start from the bundled `ac922-4gpu-16gb-nvidia` capture and add or
-//! change entries so that the whole report (archive, PCI walk, device tree, join, audit,
-//! every renderer) meets them. Then the `lsnvlink` binary runs the report on each, as a
-//! process, under GNU time, and the check asserts that it
+//! Each case is an input written at check time into a temporary directory (nothing big is
+//! committed) and a command line of `lsnvlink` that reads it: capture archives (most start
+//! from the bundled `ac922-4gpu-16gb-nvidia` capture and add or change entries so that the
+//! whole report meets them), copied roots (`--root`), sosreports, hwloc tarballs, device-tree
+//! blobs, domain XML, `pci.ids`, fleets — through every subcommand that reads them (the
+//! report, `pci`, `dt`, `memlock`, `fleet`, `capture`). Each case runs as a process, under GNU
+//! time, and the check asserts that it
 //! - exits 0, 1 or 2 (a report, or a clear error), not by a signal, without a panic message;
-//! - peaks below [`MAX_RSS_KB`] of resident memory;
+//! - peaks below [`MAX_RSS_KB`] of resident memory ([`MAX_RSS_LARGE_KB`] where the output
+//!   itself is that large);
 //! - finishes within [`MAX_SECONDS`] (a bound for a hung or runaway reader, not a benchmark);
-//! - never shows the content of a host file that a symlink or path in the archive names.
+//! - never shows the content of a host file that a symlink or path in the input names.
+//!
+//! Then the races: runs repeated against a concurrent renamer (`--root` reports must not
+//! differ) and a concurrent swapper of a directory for a symlink (`capture --root` must never
+//! copy a file from outside the root), a bounded number of times.
 //!
 //! The tar streams are written by hand (not with the `tar` crate, which refuses to write most
 //! of these entries).
@@ -20,11 +27,17 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
+
+mod more;
 use flate2::Compression;
 use flate2::write::GzEncoder;
 
 /// The largest peak RSS a case may reach, in KiB (64 MB).
 pub const MAX_RSS_KB: u64 = 64_000;
+/// The largest peak RSS of a case whose output itself is that large, in KiB (256 MB).
+pub const MAX_RSS_LARGE_KB: u64 = 256_000;
+/// Runs of each race.
+const RACE_RUNS: usize = 20;
 /// The longest a case may run (wall clock, debug or release build).
 pub const MAX_SECONDS: f64 = 5.0;
 /// After this long a case is killed (and fails).
@@ -451,9 +464,44 @@ fn cases(root: &Path, secret_file: &Path) -> Result<Vec<(&'static str, &'static 
     Ok(cases)
 }
 
+/// One case: a command line of `lsnvlink` and what bounds its run.
+struct Case {
+    name: String,
+    what: String,
+    args: Vec<String>,
+    /// Size of the input, for the table.
+    input_bytes: u64,
+    max_rss_kb: u64,
+    /// Whether exit 0/1 must come with a JSON report on stdout.
+    json_report: bool,
+}
+
+impl Case {
+    fn new(name: &str, what: &str, args: &[&str], input_bytes: u64) -> Case {
+        Case {
+            name: name.to_owned(),
+            what: what.to_owned(),
+            args: args.iter().map(|a| (*a).to_owned()).collect(),
+            input_bytes,
+            max_rss_kb: MAX_RSS_KB,
+            json_report: false,
+        }
+    }
+
+    fn report(mut self) -> Case {
+        self.json_report = true;
+        self
+    }
+
+    fn large(mut self) -> Case {
+        self.max_rss_kb = MAX_RSS_LARGE_KB;
+        self
+    }
+}
+
 /// What one case measured.
 struct Outcome {
-    name: &'static str,
+    name: String,
     code: Option<i32>,
     rss_kb: u64,
     seconds: f64,
@@ -461,7 +509,8 @@ struct Outcome {
     first_line: String,
 }
 
-fn run_case(bin: &Path, dir: &Path, name: &'static str, archive: &Path) -> Result<Outcome> {
+fn run_case(bin: &Path, dir: &Path, case: &Case) -> Result<Outcome> {
+    let name = case.name.clone();
     let timing = dir.join(format!("{name}.time"));
     let started = Instant::now();
     let mut child = Command::new("/usr/bin/time")
@@ -470,9 +519,8 @@ fn run_case(bin: &Path, dir: &Path, name: &'static str, archive: &Path) -> Resul
         .arg("-o")
         .arg(&timing)
         .arg(bin)
-        .arg("--capture")
-        .arg(archive)
-        .args(["--format", "json"])
+        .args(&case.args)
+        .current_dir(dir)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -534,8 +582,8 @@ fn run_case(bin: &Path, dir: &Path, name: &'static str, archive: &Path) -> Resul
     if stderr.contains("panicked") || stderr.contains("RUST_BACKTRACE") {
         problems.push("a panic message on stderr".into());
     }
-    if rss_kb >= MAX_RSS_KB {
-        problems.push(format!("peak RSS {rss_kb} KB ≥ {MAX_RSS_KB} KB"));
+    if rss_kb >= case.max_rss_kb {
+        problems.push(format!("peak RSS {rss_kb} KB ≥ {} KB", case.max_rss_kb));
     }
     if seconds > MAX_SECONDS {
         problems.push(format!("{seconds:.2} s > {MAX_SECONDS} s"));
@@ -543,18 +591,24 @@ fn run_case(bin: &Path, dir: &Path, name: &'static str, archive: &Path) -> Resul
     if String::from_utf8_lossy(&stdout).contains(SECRET) || stderr.contains(SECRET) {
         problems.push("a host file's content reached the output".into());
     }
-    if code == Some(0) || code == Some(1) {
-        if serde_like_json_ok(&stdout) {
-        } else {
+    if (code == Some(0) || code == Some(1)) && case.json_report {
+        if !serde_like_json_ok(&stdout) {
             problems.push("exit 0/1 without a JSON report on stdout".into());
         }
-    } else if code == Some(2) && stderr.trim().is_empty() {
+    } else if code == Some(2) && stderr.trim().is_empty() && stdout.is_empty() {
         problems.push("exit 2 without a message".into());
     }
     let first_line = if code == Some(2) {
-        stderr.lines().next().unwrap_or("").to_owned()
+        let line: String = stderr
+            .lines()
+            .next()
+            .unwrap_or("")
+            .chars()
+            .take(160)
+            .collect();
+        line
     } else {
-        format!("report, {} bytes of JSON", stdout.len())
+        format!("output of {} bytes", stdout.len())
     };
     Ok(Outcome {
         name,
@@ -628,25 +682,38 @@ fn check(root: &Path, bin: &Path, dir: &Path) -> Result<()> {
     let secret_file = dir.join("host-secret");
     std::fs::write(&secret_file, SECRET)?;
     let generated = Instant::now();
-    let cases = cases(root, &secret_file)?;
+    let mut all = Vec::new();
+    for (name, what, bytes) in cases(root, &secret_file)? {
+        let path = dir.join(format!("{name}.tar.gz"));
+        std::fs::write(&path, &bytes)?;
+        let path = path.display().to_string();
+        all.push(
+            Case::new(
+                name,
+                what,
+                &["--capture", &path, "--format", "json"],
+                bytes.len() as u64,
+            )
+            .report(),
+        );
+    }
+    all.extend(more::cases(root, dir, &secret_file)?);
     eprintln!(
         "hostile: {} cases generated in {:.1} s in {}",
-        cases.len(),
+        all.len(),
         generated.elapsed().as_secs_f64(),
         dir.display()
     );
     let mut failed = BTreeMap::new();
     println!("| case | tries | exit | peak RSS | wall | result |");
     println!("|---|---|---:|---:|---:|---|");
-    for (name, what, bytes) in cases {
-        let path = dir.join(format!("{name}.tar.gz"));
-        std::fs::write(&path, &bytes)?;
-        let o = run_case(bin, dir, name, &path)?;
+    for case in &all {
+        let o = run_case(bin, dir, case)?;
         println!(
             "| {} | {} ({} KB) | {} | {:.1} MB | {:.2} s | {} |",
             o.name,
-            what,
-            bytes.len() / 1000,
+            case.what,
+            case.input_bytes / 1000,
             o.code.map_or("-".into(), |c| c.to_string()),
             o.rss_kb as f64 / 1000.0,
             o.seconds,
@@ -660,9 +727,18 @@ fn check(root: &Path, bin: &Path, dir: &Path) -> Result<()> {
             failed.insert(o.name, o.problems);
         }
     }
-    if !failed.is_empty() {
-        bail!("hostile captures out of bounds: {failed:?}");
+    for (name, result) in more::races(root, bin, dir)? {
+        match &result {
+            Ok(summary) => println!("| {name} | race, {RACE_RUNS} runs | | | | {summary} |"),
+            Err(problem) => println!("| {name} | race, {RACE_RUNS} runs | | | | FAIL: {problem} |"),
+        }
+        if let Err(problem) = result {
+            failed.insert(name, vec![problem]);
+        }
     }
-    eprintln!("hostile: every case within {MAX_RSS_KB} KB and {MAX_SECONDS} s");
+    if !failed.is_empty() {
+        bail!("hostile inputs out of bounds: {failed:?}");
+    }
+    eprintln!("hostile: every case within its memory bound and {MAX_SECONDS} s; races held");
     Ok(())
 }
