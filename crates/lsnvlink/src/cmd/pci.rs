@@ -69,17 +69,26 @@ pub fn run(args: PciArgs) -> anyhow::Result<()> {
     } else {
         Fields::all()
     };
-    let pci = Pci::read(&root, &fields).with_context(|| format!("reading {}", root.origin()))?;
     // The JSON and vmm renderers build the whole document in memory, some 20 KB per device
-    // for JSON: a capture of 49,000 device links (450 KB) took 1.1 GB. Bounded here.
+    // for JSON: a capture of 49,000 device links (450 KB) took 1.1 GB. Bounded here, counted
+    // before every attribute of every device is read.
     let most = MAX_DEVICES_RENDERED.saturating_mul(lsnvlink::limits::scale() as usize);
-    if args.format != Format::Text && pci.devices.len() > most {
-        bail!(
-            "{} PCI devices in {}: --format json and vmm show at most {most} \
+    let too_many = |n: usize| {
+        anyhow::anyhow!(
+            "{n} PCI devices in {}: --format json and vmm show at most {most} \
              (--limits-scale N raises it; the text formats have no such bound)",
-            pci.devices.len(),
             root.origin()
-        );
+        )
+    };
+    if args.format != Format::Text
+        && let Ok(listed) = root.read_dir("/sys/bus/pci/devices")
+        && listed.len() > most
+    {
+        return Err(too_many(listed.len()));
+    }
+    let pci = Pci::read(&root, &fields).with_context(|| format!("reading {}", root.origin()))?;
+    if args.format != Format::Text && pci.devices.len() > most {
+        return Err(too_many(pci.devices.len()));
     }
     let names_wanted = !args.numeric && !args.tree;
     let names = if names_wanted {
