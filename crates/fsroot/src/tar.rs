@@ -114,16 +114,24 @@ pub(crate) fn read_tar<R: Read>(
         let header_size = parse_number(field(&header, 124, 12))
             .map_err(|m| fail(None, ArchiveProblem::BadHeader(format!("size field: {m}"))))?;
         let name = header_name(&header);
-        let path = long_name.take().or_else(|| pax.path.take()).unwrap_or(name);
-        let link = long_link
-            .take()
-            .or_else(|| pax.linkpath.take())
-            .unwrap_or_else(|| cstr(field(&header, 157, 100)));
-        let size = pax.size.take().unwrap_or(header_size);
-        pax = Pax::default();
+        let meta = matches!(typeflag, b'L' | b'K' | b'x' | b'g');
+        // A long name, long link or PAX record applies to the next real entry: another
+        // record between them (a `K` before an `L`) must not use it up (found by fuzzing the
+        // capture writer, which writes the link record first).
+        let (path, link, size) = if meta {
+            (name, String::new(), header_size)
+        } else {
+            let path = long_name.take().or_else(|| pax.path.take()).unwrap_or(name);
+            let link = long_link
+                .take()
+                .or_else(|| pax.linkpath.take())
+                .unwrap_or_else(|| cstr(field(&header, 157, 100)));
+            let size = pax.size.take().unwrap_or(header_size);
+            pax = Pax::default();
+            (path, link, size)
+        };
 
         let fail = |problem| fail(Some(&path), problem);
-        let meta = matches!(typeflag, b'L' | b'K' | b'x' | b'g');
         if !meta && !keep(&crate::archive::normalise(&path).join("/")) {
             stream.skip_content(size).map_err(fail)?;
             continue;

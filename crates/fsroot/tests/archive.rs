@@ -625,3 +625,22 @@ fn errors_never_quote_the_bytes_of_a_file_that_is_no_archive() {
         .to_string();
     assert!(!err.contains("SECRET") && !err.contains("salt"), "{err}");
 }
+
+#[test]
+fn a_long_link_record_before_a_long_name_record_is_kept() {
+    let path = format!("sys/{}", "p".repeat(120));
+    let target = format!("../{}", "t".repeat(120));
+    let tar = Tar::default()
+        .gnu_long(b'K', &target)
+        .gnu_long(b'L', &path)
+        .symlink("short", "")
+        .finish();
+    let root = open("t", &tar);
+    assert_eq!(
+        root.read_link(format!("/{path}"))
+            .unwrap()
+            .to_str()
+            .unwrap(),
+        target
+    );
+}
