@@ -228,11 +228,11 @@ fn json_output_is_bounded_by_the_size_of_the_tree() {
     let mut tree = lsnvlink::capture::Tree::new();
     let mut path = String::from("sys/firmware/devicetree/base");
     for i in 0..250 {
-        path.push_str(&format!("/node-with-a-long-name@{i:08x}"));
-        tree.insert_file(&format!("{path}/reg"), vec![0, 0, 0, 1])
-            .unwrap();
-        tree.insert_file(&format!("{path}/name"), b"n\0".to_vec())
-            .unwrap();
+        path.push_str(&format!("/n@{i:x}"));
+        for p in 0..6 {
+            tree.insert_file(&format!("{path}/p{p}"), vec![0, 0, 0, 1])
+                .unwrap();
+        }
     }
     tree.insert_symlink("proc/device-tree", "/sys/firmware/devicetree/base")
         .unwrap();

@@ -2,7 +2,7 @@
 //! time (0), owner (`root`, 0:0) and modes (0755 directories, 0644 files, 0777 links), gzip
 //! with no file name and time 0. The same tree always gives the same bytes.
 
-use std::io::{self, Write};
+use std::io::{self, Read, Write};
 
 use flate2::{Compression, GzBuilder};
 use tar::{EntryType, Header};
@@ -48,10 +48,7 @@ impl Capture {
                     &[],
                 )?,
                 Entry::File(data) => append_file(&mut builder, path, data)?,
-                Entry::Symlink(target) => {
-                    let mut header = header(EntryType::Symlink, 0o777, 0);
-                    builder.append_link(&mut header, path, target)?;
-                }
+                Entry::Symlink(target) => append_symlink(&mut builder, path, target)?,
             }
         }
         if !manifest_written {
@@ -74,6 +71,39 @@ fn header(kind: EntryType, mode: u32, size: u64) -> Header {
     let _ = header.set_username("root");
     let _ = header.set_groupname("root");
     header
+}
+
+/// A symlink whose text is kept byte for byte (the `tar` crate's `append_link` turns `a//b`
+/// into `a/b` and drops a trailing `/`: found by fuzzing the writer). A text longer than the
+/// header's 100 bytes goes first in a GNU long-link (`K`) record, as GNU tar writes it.
+fn append_symlink<W: Write>(
+    builder: &mut tar::Builder<W>,
+    path: &str,
+    target: &str,
+) -> io::Result<()> {
+    let bytes = target.as_bytes();
+    let mut header = header(EntryType::Symlink, 0o777, 0);
+    if bytes.len() > 100 {
+        // The record `append_link` writes, byte for byte (the committed captures stay the
+        // same); the link's own header keeps an empty link name.
+        let mut long = Header::new_gnu();
+        if let Some(gnu) = long.as_gnu_mut()
+            && let Some(name) = gnu.name.get_mut(..13)
+        {
+            name.copy_from_slice(b"././@LongLink");
+        }
+        long.set_mode(0o644);
+        long.set_uid(0);
+        long.set_gid(0);
+        long.set_mtime(0);
+        long.set_size(bytes.len() as u64 + 1);
+        long.set_entry_type(EntryType::GNULongLink);
+        long.set_cksum();
+        builder.append(&long, bytes.chain(&[0u8][..]))?;
+    } else {
+        header.set_link_name_literal(bytes)?;
+    }
+    builder.append_data(&mut header, path, io::empty())
 }
 
 fn append_file<W: Write>(builder: &mut tar::Builder<W>, path: &str, data: &[u8]) -> io::Result<()> {
@@ -146,6 +176,36 @@ mod tests {
         assert_eq!(paths, sorted);
         assert!(paths.iter().any(|p| p == MANIFEST_NAME));
         assert!(paths.iter().any(|p| p.ends_with(&"d".repeat(150))));
+    }
+
+    #[test]
+    fn link_texts_are_kept_byte_for_byte() {
+        let mut tree = Tree::new();
+        let long = format!("..//{}//x/", "t".repeat(150));
+        for (name, text) in [
+            ("a", "a//b"),
+            ("b", "./x/"),
+            ("c", "/abs//path/."),
+            ("d", &long),
+        ] {
+            tree.insert_symlink(name, text).unwrap();
+        }
+        let bytes = Capture {
+            tree,
+            manifest: Manifest::fixed("test"),
+        }
+        .to_tar_gz()
+        .unwrap();
+        let root =
+            fsroot::Root::archive_from_bytes("t", &bytes, fsroot::Limits::default()).unwrap();
+        for (name, text) in [
+            ("/a", "a//b"),
+            ("/b", "./x/"),
+            ("/c", "/abs//path/."),
+            ("/d", &long),
+        ] {
+            assert_eq!(root.read_link(name).unwrap().to_str().unwrap(), text);
+        }
     }
 
     #[test]

@@ -88,8 +88,11 @@ pub struct Capture {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum CaptureError {
-    /// A path given to a [`Tree`] is empty, absolute after trimming, or holds `.` or `..`.
-    #[error("invalid capture path {0:?}: it must be a relative path without `.` or `..`")]
+    /// A path given to a [`Tree`] is empty, holds `.` or `..`, or is longer than a replay
+    /// accepts (4,096 bytes, 1,024 components).
+    #[error(
+        "invalid capture path {0:?}: it must be a relative path without `.` or `..`, of at most 4,095 bytes and 1,024 components"
+    )]
     BadPath(String),
     /// A path runs through an entry that is not a directory.
     #[error("capture path {path:?} runs through {blocker:?}, which is not a directory")]

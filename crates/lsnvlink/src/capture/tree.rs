@@ -164,7 +164,11 @@ fn normalize(path: &str) -> Result<String, CaptureError> {
         || trimmed
             .split('/')
             .any(|c| c.is_empty() || c == "." || c == "..")
-        || trimmed.contains('\0');
+        || trimmed.contains('\0')
+        // What a replay accepts (fsroot's path limits): a longer path would be written and
+        // then left out of the replay.
+        || trimmed.len() as u64 >= fsroot::Limits::default().max_path_bytes
+        || trimmed.split('/').count() as u64 > fsroot::Limits::default().max_depth;
     if bad {
         return Err(CaptureError::BadPath(path.to_owned()));
     }
