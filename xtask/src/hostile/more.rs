@@ -460,14 +460,16 @@ pub(super) fn cases(root: &Path, dir: &Path, secret_file: &Path) -> Result<Vec<C
     let mut a = Archive::default();
     let mut path = String::from(DT);
     for i in 0..250 {
-        path.push_str(&format!("/node-with-a-long-name@{i:08x}"));
-        a.push(format!("{path}/reg"), Entry::File(vec![0, 0, 0, 1]));
+        path.push_str(&format!("/n@{i:x}"));
+        for p in 0..6 {
+            a.push(format!("{path}/p{p}"), Entry::File(vec![0, 0, 0, 1]));
+        }
     }
     a.push("proc/device-tree", Entry::Symlink(format!("/{DT}")));
     let (f, n) = write("deep-tree.tar.gz", &a.tar_gz()?)?;
     cases.push(Case::new(
         "dt-json-deep",
-        "a tree 250 nodes deep",
+        "a tree 250 nodes deep, 6 properties each",
         &["dt", "dump", "--capture", &f, "--format", "json"],
         n,
     ));
