@@ -81,8 +81,10 @@ pub struct Limits {
     pub max_total_bytes: u64,
     /// Content of one archive entry, and of one file read from a host root (default 16 MiB).
     pub max_file_bytes: u64,
-    /// Entries in an archive, counting directories, links and extended headers, and the
-    /// directories its paths create without naming them (default 1,000,000).
+    /// Entries of an archive held, counting directories, links and extended headers, and the
+    /// directories their paths create without naming them (default 1,000,000). Entries a
+    /// filter leaves out ([`Root::archive_filtered`]) are not counted: they are bounded by
+    /// [`max_decompressed_bytes`](Limits::max_decompressed_bytes).
     pub max_entries: u64,
     /// Bytes of an archive's decompressed stream, headers and the content of entries read
     /// past or left out included (default 4 GiB): a bomb of zeros in an entry nobody keeps
@@ -535,9 +537,22 @@ impl Root {
         result.map_err(|e| Error::new(path, e))
     }
 
-    /// Whether `path` exists (a dangling symlink exists).
+    /// Whether `path` exists (a dangling symlink exists). Any error counts as "no", as
+    /// `access(F_OK)` answers (libvirt's file tests); where an unreadable entry must not pass
+    /// for an absent one, use [`try_exists`](Root::try_exists).
     pub fn exists(&self, path: impl AsRef<Path>) -> bool {
         self.kind(path).is_ok()
+    }
+
+    /// Whether `path` exists: `Ok(false)` only when it (or a directory on its way) is not
+    /// found; any other failure (permission, a spent budget, a loop) is an error, never
+    /// "absent".
+    pub fn try_exists(&self, path: impl AsRef<Path>) -> Result<bool, Error> {
+        match self.kind(path) {
+            Ok(_) => Ok(true),
+            Err(e) if e.is_not_found() => Ok(false),
+            Err(e) => Err(e),
+        }
     }
 
     /// The canonical absolute path of `path` inside the root, every symlink followed; the entry

@@ -100,16 +100,6 @@ pub(crate) fn read_tar<R: Read>(
         }
         verify_checksum(&header).map_err(|p| fail(None, p))?;
 
-        entries += 1;
-        if entries > limits.max_entries {
-            return Err(fail(
-                None,
-                ArchiveProblem::TooManyEntries {
-                    limit: limits.max_entries,
-                },
-            ));
-        }
-
         let typeflag = header[156];
         let header_size = parse_number(field(&header, 124, 12))
             .map_err(|m| fail(None, ArchiveProblem::BadHeader(format!("size field: {m}"))))?;
@@ -133,8 +123,16 @@ pub(crate) fn read_tar<R: Read>(
 
         let fail = |problem| fail(Some(&path), problem);
         if !meta && !keep(&crate::archive::normalise(&path).join("/")) {
+            // Read past, never held: bounded by the decompressed stream's limit, not counted
+            // as an entry.
             stream.skip_content(size).map_err(fail)?;
             continue;
+        }
+        entries += 1;
+        if entries > limits.max_entries {
+            return Err(fail(ArchiveProblem::TooManyEntries {
+                limit: limits.max_entries,
+            }));
         }
         if size > limits.max_file_bytes {
             return Err(fail(ArchiveProblem::FileTooLarge {

@@ -169,6 +169,10 @@ fn kinds_and_errors() {
         );
         assert!(root.exists("/sys/devices/pci0000:00/0000:00:00.0/driver"));
         assert!(!root.exists("/sys/nothing"));
+        assert!(!root.try_exists("/sys/nothing").unwrap());
+        assert!(root.try_exists("/sys").unwrap());
+        // A loop is an error, not an absent entry.
+        assert!(root.try_exists("/loop-a/x").is_err());
     });
 }
 

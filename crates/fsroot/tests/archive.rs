@@ -644,3 +644,25 @@ fn a_long_link_record_before_a_long_name_record_is_kept() {
         target
     );
 }
+
+#[test]
+fn entries_a_filter_leaves_out_are_not_counted_kept_ones_are() {
+    let mut tar = Tar::default();
+    for i in 0..100 {
+        tar = tar.file(&format!("logs/{i}"), b"x");
+    }
+    for i in 0..5 {
+        tar = tar.dir(&format!("dt/n{i}/"));
+    }
+    let bytes = tar.finish();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.tar");
+    std::fs::write(&path, &bytes).unwrap();
+    let mut limits = Limits::default();
+    limits.max_entries = 10;
+    let root = Root::archive_filtered(&path, limits, |p| p.starts_with("dt")).unwrap();
+    assert_eq!(root.read_dir("/dt").unwrap().len(), 5);
+    // Kept entries and the directories they create count: 6 nodes over a limit of 5.
+    limits.max_entries = 5;
+    assert!(Root::archive_filtered(&path, limits, |p| p.starts_with("dt")).is_err());
+}
