@@ -319,6 +319,23 @@ pub(super) fn cases(root: &Path, dir: &Path, secret_file: &Path) -> Result<Vec<C
         n,
     ));
 
+    // Sosreport: entries kept are bounded as a capture's (dirs cost nothing against the size
+    // limits, only against the entry count).
+    let mut a = Archive::default();
+    for i in 0..60_000 {
+        a.push(
+            format!("sosreport-h/sys/firmware/devicetree/base/n{i}/"),
+            Entry::Dir,
+        );
+    }
+    let (f, n) = write("sosreport-many-dirs.tar.gz", &a.tar_gz()?)?;
+    cases.push(Case::new(
+        "sosreport-many-dirs",
+        "60,000 device-tree directories kept",
+        &["--sosreport", &f],
+        n,
+    ));
+
     // Copied roots: sparse files adding up, special files.
     let sparse = dir.join("roots/sparse");
     unpack(&base, &sparse)?;
