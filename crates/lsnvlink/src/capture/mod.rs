@@ -31,7 +31,9 @@ mod walk;
 
 pub use allowlist::{Kind, Rule};
 pub use manifest::{EntryCounts, MANIFEST_NAME, Manifest, SCHEMA_VERSION, Unreadable};
-pub use sanitize::{SERIAL_PROPERTIES, sanitize, scrub_config_serial};
+pub use sanitize::{
+    DROPPED_FILES, DROPPED_NODES, SERIAL_PROPERTIES, sanitize, scrub_config_serial,
+};
 pub use tree::{Entry, Tree};
 pub use walk::{MAX_FILE_BYTES, Options, collect};
 
