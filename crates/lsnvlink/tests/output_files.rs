@@ -132,6 +132,7 @@ fn a_closed_standard_output_is_an_error() {
         vec!["dt", "ls", "/", "--capture", capture],
         vec!["memlock", "--memory", "1GiB"],
         vec!["fleet", capture],
+        vec!["diff", capture, capture],
     ] {
         let Some(o) = through_sh("exec >&-", &args) else {
             return;

@@ -114,7 +114,8 @@ fn a_report_on_every_bundled_capture_stays_far_within_the_cost_limits() {
     for name in [
         "ac922-4gpu-16gb-nvidia",
         "ac922-6gpu-32gb-vfio",
-        "ac922-4gpu-link-down",
+        "ac922-4gpu-eeh-removed",
+        "powernv9-qemu-live",
         "power9-no-gpu",
     ] {
         let root = open_replay(&common::capture(name)).unwrap();

@@ -1,7 +1,6 @@
 //! `lsnvlink diff A B`: what differs between two hosts (captures, copied roots, or `/` for the
 //! live system): topology, drivers, IOMMU groups, memory, firmware, kernel and findings.
 
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -48,7 +47,7 @@ Examples:
 
 fn read(path: &Path) -> anyhow::Result<Report> {
     let root = if path == Path::new("/") {
-        fsroot::Root::live()
+        fsroot::Root::live().with_limits(super::source::live_limits())
     } else {
         lsnvlink::capture::open_replay(path)
             .with_context(|| format!("cannot read {}", path.display()))?
@@ -74,11 +73,7 @@ pub fn run(args: &DiffArgs) -> anyhow::Result<ExitCode> {
         DiffFormat::Text => diff::text(&a, &b, &changes),
         DiffFormat::Json => diff::json(&a, &b, &changes),
     };
-    let mut stdout = std::io::stdout().lock();
-    match stdout
-        .write_all(out.as_bytes())
-        .and_then(|()| stdout.flush())
-    {
+    match super::write_stdout(out.as_bytes()) {
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
         r => r.context("cannot write to standard output")?,
     }

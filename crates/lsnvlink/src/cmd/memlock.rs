@@ -2,7 +2,7 @@
 //! domain XML, with the host (live, `--root`, `--capture`) read for IOMMU groups and
 //! libvirt's NV2-bridge test.
 
-use std::io::{Read, Write};
+use std::io::Read;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -328,9 +328,7 @@ fn run_running(args: &MemlockArgs) -> anyhow::Result<ExitCode> {
             s
         }
     };
-    let mut stdout = std::io::stdout().lock();
-    stdout.write_all(out.as_bytes())?;
-    stdout.flush()?;
+    super::write_stdout(out.as_bytes()).context("cannot write to standard output")?;
     Ok(if below {
         ExitCode::from(1)
     } else {
