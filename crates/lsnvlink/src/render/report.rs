@@ -11,7 +11,7 @@
 //! let root = fsroot::Root::open(dir.path())?;
 //! let r = Report::read(&root, &pci::Names::builtin())?;
 //! assert!(report::text(&r).starts_with("No NVLink2 hardware"));
-//! assert!(report::json(&r).contains("\"schema_version\": 1"));
+//! assert!(report::json(&r).contains("\"schema_version\": 2"));
 //! # Ok(()) }
 //! ```
 
