@@ -118,3 +118,51 @@ fn capture_help_lists_what_sanitize_removes() {
         assert!(text.contains(kind), "{kind}: {text}");
     }
 }
+
+/// `-o -` is standard output for every command that writes a file, never a file named `-`.
+#[test]
+fn dash_output_is_standard_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let cap = common::capture("ac922-4gpu-16gb-nvidia");
+    let cap = cap.to_str().unwrap();
+    let run = |args: &[&str]| {
+        common::lsnvlink_command()
+            .current_dir(dir.path())
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let report = run(&["--capture", cap, "--format", "json", "-o", "-"]);
+    assert_eq!(report.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&report.stdout).contains("\"schema_version\""));
+    let fleet = run(&["fleet", cap, "-o", "-"]);
+    assert_eq!(fleet.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&fleet.stdout).contains("wsp-4gpu"));
+    // A capture of a copied root to standard output is a gzip stream a replay reads back.
+    let root = tempfile::tempdir().unwrap();
+    let gz = flate2::read::GzDecoder::new(std::fs::File::open(cap).unwrap());
+    tar::Archive::new(gz).unpack(root.path()).unwrap();
+    let capture = run(&[
+        "capture",
+        "--root",
+        root.path().to_str().unwrap(),
+        "-o",
+        "-",
+    ]);
+    assert_eq!(
+        capture.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&capture.stderr)
+    );
+    assert_eq!(
+        capture.stdout.get(..2),
+        Some(&[0x1f, 0x8b][..]),
+        "gzip magic"
+    );
+    let again = dir.path().join("again.tar.gz");
+    std::fs::write(&again, &capture.stdout).unwrap();
+    let replay = run(&["--capture", again.to_str().unwrap(), "--format", "json"]);
+    assert_eq!(replay.status.code(), Some(0));
+    assert!(!dir.path().join("-").exists(), "no file named -");
+}

@@ -10,7 +10,7 @@ use lsnvlink::capture::{self, Options};
 /// Options of `lsnvlink capture`.
 #[derive(clap::Args, Debug)]
 pub struct CaptureArgs {
-    /// The archive to write (.tar.gz).
+    /// The archive to write (.tar.gz); `-` writes it to standard output.
     #[arg(short = 'o', long = "output", value_name = "FILE")]
     pub output: PathBuf,
     /// Capture a copied root directory (holding `sys/`, `proc/`) instead of the live system.
@@ -40,7 +40,8 @@ The topology, ids, NUMA nodes, slot labels and kernel release stay.";
 
 /// Takes the capture and writes it; the summary goes to stderr.
 pub fn run(args: &CaptureArgs) -> anyhow::Result<()> {
-    if !args.force && std::fs::symlink_metadata(&args.output).is_ok() {
+    let to_stdout = args.output.as_os_str() == "-";
+    if !to_stdout && !args.force && std::fs::symlink_metadata(&args.output).is_ok() {
         bail!(
             "{} exists; give --force to overwrite it",
             args.output.display()
@@ -54,6 +55,19 @@ pub fn run(args: &CaptureArgs) -> anyhow::Result<()> {
     let capture = capture::collect(&root, &options)
         .with_context(|| format!("cannot capture {}", root.display()))?;
     let bytes = capture.to_tar_gz()?;
+    let (dirs, files, links) = capture.tree.counts();
+    if to_stdout {
+        // `-o -`: the archive on standard output (`ssh node lsnvlink capture -o - > node.tgz`).
+        super::write_stdout(&bytes).context("cannot write the capture to standard output")?;
+        eprintln!(
+            "lsnvlink: wrote the capture to standard output: {files} files, {dirs} directories, \
+             {links} symlinks, {} bytes; {} unreadable (listed in {})",
+            bytes.len(),
+            capture.manifest.unreadable.len(),
+            capture::MANIFEST_NAME,
+        );
+        return Ok(());
+    }
     // Write beside the target and rename, so that FILE is never left half written. The
     // temporary file has a short random name made with O_EXCL (tempfile): names cannot be
     // guessed or pre-created, FILE's own name may be as long as the file system allows, and
@@ -86,7 +100,6 @@ pub fn run(args: &CaptureArgs) -> anyhow::Result<()> {
             )
         }
     })?;
-    let (dirs, files, links) = capture.tree.counts();
     eprintln!(
         "lsnvlink: wrote {}: {files} files, {dirs} directories, {links} symlinks, {} bytes; {} unreadable (listed in {})",
         args.output.display(),

@@ -29,7 +29,7 @@ pub struct FleetArgs {
     /// Threads reading captures (default: one per CPU; at most 256).
     #[arg(long, short = 'j', value_name = "N", value_parser = jobs)]
     pub jobs: Option<usize>,
-    /// Write to FILE instead of standard output, atomically.
+    /// Write to FILE instead of standard output, atomically (`-`: standard output).
     #[arg(long, short = 'o', value_name = "FILE")]
     pub output: Option<PathBuf>,
 }

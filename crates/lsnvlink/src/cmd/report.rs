@@ -46,7 +46,8 @@ pub struct ReportArgs {
     pub format: Format,
     /// Write to FILE instead of standard output, atomically (a temporary file in the same
     /// directory, then a rename: a collector never reads half a file). With --format prom, a
-    /// run that cannot read the host still writes lsnvlink_last_run_success 0 there.
+    /// run that cannot read the host still writes lsnvlink_last_run_success 0 there. `-` is
+    /// standard output.
     #[arg(long, short = 'o', value_name = "FILE")]
     pub output: Option<PathBuf>,
     /// Read a sosreport (tarball or unpacked directory): the topology from its device tree
@@ -231,8 +232,9 @@ fn report(args: &ReportArgs) -> anyhow::Result<ExitCode> {
 /// Writes `bytes` to standard output, or atomically to `path`: a temporary file created in the
 /// same directory (so the rename stays within one file system), synced, then renamed over
 /// `path`. On any error the temporary file is removed and `path` is left as it was.
+/// `-` names standard output, as `-o -` does for other tools.
 pub fn write_output(path: Option<&Path>, bytes: &[u8]) -> anyhow::Result<()> {
-    let Some(path) = path else {
+    let Some(path) = path.filter(|p| p.as_os_str() != "-") else {
         return super::write_stdout(bytes).context("cannot write to standard output");
     };
     let dir = match path.parent() {
