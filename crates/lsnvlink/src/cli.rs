@@ -43,7 +43,7 @@ Examples:
 pub struct Cli {
     /// Raise every input limit (capture size, entries, bytes read, symlink-walk work, input
     /// files, JSON output per input byte; see docs/limits.md) by this factor, for a
-    /// genuinely large host. With a subcommand, give it after the subcommand's name.
+    /// genuinely large host. Before or after the subcommand's name.
     #[arg(long, global = true, value_name = "N", default_value_t = 1,
           value_parser = clap::value_parser!(u64).range(1..=1024))]
     pub limits_scale: u64,
@@ -85,8 +85,100 @@ pub fn command() -> clap::Command {
 /// Parses the process's arguments.
 pub fn parse() -> Result<Cli, clap::Error> {
     let mut cmd = command();
-    let matches = cmd.try_get_matches_from_mut(std::env::args_os())?;
+    let args = hoist_global_options(std::env::args_os().collect());
+    let matches = cmd.try_get_matches_from_mut(args)?;
     Cli::from_arg_matches(&matches).map_err(|e| e.format(&mut cmd))
+}
+
+/// Options that may stand before the subcommand's name as well as after it, and whether each
+/// takes a value: where to read the host from, and the limits.
+const GLOBAL_OPTIONS: [(&str, bool); 3] = [
+    ("--root", true),
+    ("--capture", true),
+    ("--limits-scale", true),
+];
+
+/// `lsnvlink --root DIR pci -t` is read as `lsnvlink pci --root DIR -t`: the options of
+/// [`GLOBAL_OPTIONS`] given before a subcommand's name move after it. Without a subcommand
+/// (the report) nothing moves; a value that happens to be a command's name (`--capture pci`)
+/// stays a value; `--` ends the scan.
+pub fn hoist_global_options(args: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString> {
+    let names: Vec<String> = command()
+        .get_subcommands()
+        .map(|s| s.get_name().to_owned())
+        .collect();
+    let mut moved = Vec::new();
+    let mut kept = Vec::new();
+    let mut iter = args.into_iter();
+    if let Some(program) = iter.next() {
+        kept.push(program);
+    }
+    let mut position = None;
+    while let Some(arg) = iter.next() {
+        let text = arg.to_string_lossy().into_owned();
+        if text == "--" {
+            kept.push(arg);
+            break;
+        }
+        if names.iter().any(|n| *n == text) {
+            position = Some(kept.len());
+            kept.push(arg);
+            break;
+        }
+        let global = GLOBAL_OPTIONS
+            .iter()
+            .find(|(name, _)| text == *name || text.starts_with(&format!("{name}=")));
+        match global {
+            Some((name, true)) if text == *name => {
+                moved.push(arg);
+                if let Some(value) = iter.next() {
+                    moved.push(value);
+                }
+            }
+            Some(_) => moved.push(arg),
+            None => kept.push(arg),
+        }
+    }
+    let mut rest: Vec<std::ffi::OsString> = iter.collect();
+    // A command with commands of its own (`dt dump|get|ls`): the options go after the inner
+    // name, where that command's options are.
+    if let Some(at) = position {
+        let outer = kept.get(at).map(|a| a.to_string_lossy().into_owned());
+        let inner: Vec<String> = outer
+            .and_then(|o| command().find_subcommand(&o).cloned())
+            .map(|c| {
+                c.get_subcommands()
+                    .map(|s| s.get_name().to_owned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        if let Some(first) = rest.first()
+            && inner.iter().any(|n| *n == first.to_string_lossy())
+        {
+            kept.push(rest.remove(0));
+            position = Some(at + 1);
+        }
+    }
+    match position {
+        // A subcommand: the global options go right after its name.
+        Some(at) => {
+            let mut out: Vec<std::ffi::OsString> = kept.drain(..=at).collect();
+            out.extend(moved);
+            out.extend(kept);
+            out.extend(rest);
+            out
+        }
+        // The report: everything stays where it was.
+        None => {
+            let mut out = Vec::new();
+            let mut kept = kept.into_iter();
+            out.extend(kept.next());
+            out.extend(moved);
+            out.extend(kept);
+            out.extend(rest);
+            out
+        }
+    }
 }
 
 /// Runs a parsed command line.
@@ -135,6 +227,56 @@ mod tests {
     #[test]
     fn the_command_line_is_consistent() {
         command().debug_assert();
+    }
+
+    fn hoisted(args: &[&str]) -> Vec<String> {
+        hoist_global_options(args.iter().map(Into::into).collect())
+            .into_iter()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect()
+    }
+
+    #[test]
+    fn global_options_move_after_the_subcommand() {
+        assert_eq!(
+            hoisted(&["lsnvlink", "--root", "/r", "pci", "-t"]),
+            ["lsnvlink", "pci", "--root", "/r", "-t"]
+        );
+        assert_eq!(
+            hoisted(&[
+                "lsnvlink",
+                "--capture=c.tgz",
+                "--limits-scale",
+                "4",
+                "dt",
+                "ls",
+                "/"
+            ]),
+            [
+                "lsnvlink",
+                "dt",
+                "ls",
+                "--capture=c.tgz",
+                "--limits-scale",
+                "4",
+                "/"
+            ]
+        );
+        // No subcommand: unchanged in effect.
+        assert_eq!(
+            hoisted(&["lsnvlink", "--capture", "c.tgz", "--format", "json"]),
+            ["lsnvlink", "--capture", "c.tgz", "--format", "json"]
+        );
+        // A value that is a command's name stays a value.
+        assert_eq!(
+            hoisted(&["lsnvlink", "--capture", "pci", "--format", "json"]),
+            ["lsnvlink", "--capture", "pci", "--format", "json"]
+        );
+        assert_eq!(hoisted(&["lsnvlink"]), ["lsnvlink"]);
+        assert_eq!(
+            hoisted(&["lsnvlink", "--", "--root", "pci"]),
+            ["lsnvlink", "--", "--root", "pci"]
+        );
     }
 
     #[test]

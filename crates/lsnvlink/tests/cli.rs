@@ -166,3 +166,50 @@ fn dash_output_is_standard_output() {
     assert_eq!(replay.status.code(), Some(0));
     assert!(!dir.path().join("-").exists(), "no file named -");
 }
+
+/// --root, --capture and --limits-scale may come before the subcommand's name as well as
+/// after it, with the same output.
+#[test]
+fn global_options_before_or_after_the_subcommand() {
+    let cap = common::capture("ac922-4gpu-16gb-nvidia");
+    let cap = cap.to_str().unwrap();
+    let same = |a: &[&str], b: &[&str]| {
+        let (x, y) = (common::lsnvlink(a), common::lsnvlink(b));
+        assert_eq!(
+            x.status.code(),
+            Some(0),
+            "{a:?}: {}",
+            String::from_utf8_lossy(&x.stderr)
+        );
+        assert_eq!(x.stdout, y.stdout, "{a:?} vs {b:?}");
+        assert_eq!(x.status.code(), y.status.code());
+    };
+    same(
+        &["--capture", cap, "pci", "-n"],
+        &["pci", "--capture", cap, "-n"],
+    );
+    same(
+        &["--capture", cap, "--limits-scale", "2", "dt", "ls", "/"],
+        &["dt", "ls", "--capture", cap, "/"],
+    );
+    same(
+        &[
+            "--capture",
+            cap,
+            "memlock",
+            "--memory",
+            "64GiB",
+            "--hostdev",
+            "0004:04:00.0",
+        ],
+        &[
+            "memlock",
+            "--memory",
+            "64GiB",
+            "--hostdev",
+            "0004:04:00.0",
+            "--capture",
+            cap,
+        ],
+    );
+}
