@@ -120,7 +120,7 @@ pub fn hoist_global_options(args: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsSt
             kept.push(arg);
             break;
         }
-        if names.iter().any(|n| *n == text) {
+        if names.contains(&text) {
             position = Some(kept.len());
             kept.push(arg);
             break;
