@@ -593,11 +593,10 @@ fn link_chains_in_archives_cost_a_bounded_walk() {
         tar = tar.gnu_long(b'K', &target).symlink(&format!("l{i}"), "");
     }
     let root = open("t", &tar.finish());
-    let started = std::time::Instant::now();
     for _ in 0..1000 {
         assert!(root.read("/l40").unwrap_err().is_symlink_loop());
     }
-    assert!(started.elapsed().as_secs() < 5, "{:?}", started.elapsed());
+    // The cost is counted, not timed: each lookup stops at the per-lookup step budget.
     assert!(root.usage().walk_steps < 1000 * 8300, "{:?}", root.usage());
     // A link text over PATH_MAX is refused.
     let root = open(

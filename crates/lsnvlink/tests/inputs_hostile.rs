@@ -42,7 +42,9 @@ fn run(args: &[&str]) -> (Output, Duration) {
         if let Some(status) = child.try_wait().unwrap() {
             break status;
         }
-        if started.elapsed() > Duration::from_secs(10) {
+        // A watchdog, not a measure: a reader blocked on a FIFO would hang the test run;
+        // killed, it has no exit code and the caller's exit-code check fails.
+        if started.elapsed() > Duration::from_secs(60) {
             let _ = child.kill();
             break child.wait().unwrap();
         }
@@ -67,10 +69,10 @@ fn fifo(dir: &Path) -> String {
 }
 
 fn refused(args: &[&str]) {
-    let (o, took) = run(args);
+    let (o, _) = run(args);
     let stderr = String::from_utf8_lossy(&o.stderr);
+    // Exit 2 by itself: a run that blocked on the FIFO is killed by the watchdog instead.
     assert_eq!(o.status.code(), Some(2), "{args:?}: {stderr}");
-    assert!(took < Duration::from_secs(5), "{args:?}: {took:?}");
     assert!(
         stderr.contains("not a regular file") || stderr.contains("Is a directory"),
         "{args:?}: {stderr}"
@@ -101,9 +103,8 @@ fn device_nodes_and_fifos_on_the_command_line_are_refused_without_reading() {
         ]);
     }
     // fleet lists an unreadable input and exits 2.
-    let (o, took) = run(&["fleet", "/dev/zero", &fifo]);
+    let (o, _) = run(&["fleet", "/dev/zero", &fifo]);
     assert_eq!(o.status.code(), Some(2));
-    assert!(took < Duration::from_secs(5));
 }
 
 #[test]

@@ -245,7 +245,13 @@ fn exit_codes_follow_the_contract() {
     // --root/--capture may come before a subcommand; the report's own options may not.
     assert_eq!(code(&["--capture", &path("power9-no-gpu"), "pci"]), Some(0));
     assert_eq!(
-        code(&["--format", "json", "--capture", &path("power9-no-gpu"), "pci"]),
+        code(&[
+            "--format",
+            "json",
+            "--capture",
+            &path("power9-no-gpu"),
+            "pci"
+        ]),
         Some(2)
     );
     let dir = tempfile::tempdir().unwrap();
