@@ -96,7 +96,7 @@ pub fn run(root: &Path, args: &[String]) -> Result<()> {
     run_out(
         Command::new(&cargo)
             .current_dir(root)
-            .args(["build", "--release", "-p", "lsnvlink", "-p", "devtree"])
+            .args(["build", "--release", "-p", "lsnvlink-cli", "-p", "devtree"])
             .args(["--example", "dt_bench", "--bin", "lsnvlink"]),
     )?;
     let release = target.join("release");

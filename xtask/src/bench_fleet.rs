@@ -100,7 +100,7 @@ pub fn run(root: &Path, args: &[String]) -> Result<()> {
     if Command::new("hyperfine").arg("--version").output().is_err() {
         bail!("hyperfine is needed (apt-get install hyperfine)");
     }
-    crate::run(crate::cargo().args(["build", "--release", "-p", "lsnvlink"]))?;
+    crate::run(crate::cargo().args(["build", "--release", "-p", "lsnvlink-cli"]))?;
     let bin = target_dir(root).join("release/lsnvlink");
     let work = std::env::temp_dir().join(format!("lsnvlink-bench-fleet-{}", std::process::id()));
     let dir = work.join("captures");

@@ -99,7 +99,7 @@ pub fn run(root: &Path, args: &[String]) -> Result<()> {
             bail!("{tool} is needed (apt-get install hyperfine pciutils)");
         }
     }
-    crate::run(crate::cargo().args(["build", "--release", "-p", "lsnvlink"]))?;
+    crate::run(crate::cargo().args(["build", "--release", "-p", "lsnvlink-cli"]))?;
     let bin = target_dir(root).join("release/lsnvlink");
     let work = std::env::temp_dir().join(format!("lsnvlink-bench-pci-{}", std::process::id()));
     let mut rows = Vec::new();

@@ -70,7 +70,7 @@ pub fn run(root: &Path, args: &[String]) -> Result<()> {
     if !archive.is_file() {
         bail!("no capture {}", archive.display());
     }
-    crate::run(crate::cargo().args(["build", "--release", "-p", "lsnvlink"]))?;
+    crate::run(crate::cargo().args(["build", "--release", "-p", "lsnvlink-cli"]))?;
     let bin = target_dir(root).join("release/lsnvlink");
     let work = std::env::temp_dir().join(format!("lsnvlink-bench-report-{}", std::process::id()));
     let unpacked = work.join("root");

@@ -3,13 +3,13 @@
 //!
 //! - Man pages for `lsnvlink` and each subcommand (`clap_mangen`) and shell completions
 //!   (`clap_complete`), made from the command-line definition itself
-//!   (`lsnvlink::cli::command`): `man/`, `completions/`. `--docs-only` stops there.
+//!   (`lsnvlink_cli::cli::command`): `man/`, `completions/`. `--docs-only` stops there.
 //! - Per architecture, one static release build, checked (no ELF interpreter, the right
 //!   machine, `--version` and a report on a bundled capture run: natively, or under
 //!   `qemu-ppc64le`), then packaged twice from that one build: a `.deb` (cargo-deb) and an
 //!   `.rpm` (cargo-generate-rpm), with the man pages, completions, the systemd units and the
 //!   NHC check (`[package.metadata.deb]` and `[package.metadata.generate-rpm]` in
-//!   `crates/lsnvlink/Cargo.toml`), and the bare binary as `lsnvlink-VERSION-ARCH`.
+//!   `crates/lsnvlink-cli/Cargo.toml`), and the bare binary as `lsnvlink-VERSION-ARCH`.
 //!   - x86_64: `x86_64-unknown-linux-musl`, static musl (no C code in the dependency tree, so
 //!     Rust's self-contained musl needs no musl-gcc).
 //!   - ppc64le: `powerpc64le-unknown-linux-gnu` linked statically against glibc
@@ -32,6 +32,8 @@ use clap_complete::Shell;
 
 /// The binary's name, as completions register it.
 const BIN: &str = "lsnvlink";
+/// The package that builds the binary and carries the packaging metadata.
+const PACKAGE: &str = "lsnvlink-cli";
 /// The ppc64le cross linker (Debian's `gcc-powerpc64le-linux-gnu`), as in `ppc64le.rs`.
 const PPC_LINKER: &str = "powerpc64le-linux-gnu-gcc";
 /// The user-mode emulator that runs the ppc64le build here (Debian's `qemu-user`).
@@ -108,10 +110,10 @@ pub fn generate(out: &Path) -> Result<Vec<PathBuf>> {
     let completions = out.join("completions");
     std::fs::create_dir_all(&man)?;
     std::fs::create_dir_all(&completions)?;
-    clap_mangen::generate_to(lsnvlink::cli::command(), &man)
+    clap_mangen::generate_to(lsnvlink_cli::cli::command(), &man)
         .with_context(|| format!("writing man pages into {}", man.display()))?;
     for shell in Shell::value_variants() {
-        let mut cmd = lsnvlink::cli::command();
+        let mut cmd = lsnvlink_cli::cli::command();
         clap_complete::generate_to(*shell, &mut cmd, BIN, &completions)
             .with_context(|| format!("writing {shell} completions"))?;
     }
@@ -211,6 +213,8 @@ fn package(root: &Path, out: &Path, arch: Arch) -> Result<()> {
             "--release",
             "--locked",
             "-p",
+            PACKAGE,
+            "--bin",
             BIN,
             "--target",
             triple,
@@ -242,7 +246,7 @@ fn package(root: &Path, out: &Path, arch: Arch) -> Result<()> {
     deb.args([
         "deb",
         "-p",
-        BIN,
+        PACKAGE,
         "--no-build",
         "--no-strip",
         "--target",
@@ -254,12 +258,18 @@ fn package(root: &Path, out: &Path, arch: Arch) -> Result<()> {
     let mut rpm = super::cargo();
     // xz, as RHEL 8's own packages are compressed: its rpm 4.14 reads xz for certain, while
     // cargo-generate-rpm's default, zstd, is only sure from RHEL 9 on.
-    rpm.args(["generate-rpm", "-p", "crates/lsnvlink", "--target", triple])
-        .args(["--payload-compress", "xz"])
-        .arg("--target-dir")
-        .arg(target_dir(root))
-        .arg("--output")
-        .arg(out);
+    rpm.args([
+        "generate-rpm",
+        "-p",
+        "crates/lsnvlink-cli",
+        "--target",
+        triple,
+    ])
+    .args(["--payload-compress", "xz"])
+    .arg("--target-dir")
+    .arg(target_dir(root))
+    .arg("--output")
+    .arg(out);
     super::run(&mut rpm)?;
     eprintln!(
         "dist: {} ({triple}): release build {built:.0} s, packages {:.0} s",

@@ -634,7 +634,7 @@ fn build(release: bool) -> Result<PathBuf> {
         "build",
         "--locked",
         "-p",
-        "lsnvlink",
+        "lsnvlink-cli",
         "--bin",
         "lsnvlink",
         "--message-format=short",

@@ -3,11 +3,9 @@
 //!
 //! This crate joins [`pci`] and [`devtree`] (both reading through [`fsroot`]) into the
 //! topology model; later issues fill it with the audit findings, the memlock budget as libvirt
-//! computes it, and the renderers behind the `lsnvlink` command.
+//! computes it, and the renderers behind the `lsnvlink` command (which is the package
+//! `lsnvlink-cli`: this library has no command line of its own).
 #![forbid(unsafe_code)]
-
-// The command modules (`cmd/`) name this crate `lsnvlink::…`, as they did from the binary.
-extern crate self as lsnvlink;
 
 /// `writeln!` for text bound for a terminal: the formatted line is written through
 /// [`render::escape::line`], so control characters in it (a newline or an escape sequence
@@ -23,9 +21,6 @@ macro_rules! wln {
 
 pub mod audit;
 pub mod capture;
-pub mod cli;
-#[doc(hidden)]
-pub mod cmd;
 pub mod diff;
 pub mod fleet;
 pub mod inputs;

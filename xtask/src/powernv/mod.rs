@@ -246,10 +246,24 @@ pub fn run(root: &Path, opts: &Options) -> Result<u8> {
 fn build(root: &Path, target: &Path, work: &Path, sw: &fetch::Guest) -> Result<PathBuf> {
     let mut cross = super::cargo();
     ppc64le::cross_env(cross.current_dir(root)).args([
-        "build", "--locked", "-p", "lsnvlink", "--bin", "lsnvlink", "--target", TARGET,
+        "build",
+        "--locked",
+        "-p",
+        "lsnvlink-cli",
+        "--bin",
+        "lsnvlink",
+        "--target",
+        TARGET,
     ]);
     super::run(&mut cross)?;
-    super::run(super::cargo().args(["build", "--locked", "-p", "lsnvlink", "--bin", "lsnvlink"]))?;
+    super::run(super::cargo().args([
+        "build",
+        "--locked",
+        "-p",
+        "lsnvlink-cli",
+        "--bin",
+        "lsnvlink",
+    ]))?;
     let bin = target.join(TARGET).join("debug/lsnvlink");
     // Without its debug information the binary is a tenth of the size: a smaller initramfs
     // loads faster under emulation. The file is stripped into a copy; without the tool the

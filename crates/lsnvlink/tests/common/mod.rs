@@ -1,5 +1,5 @@
-//! Helpers shared by the lsnvlink integration tests: the bundled captures, the report of one,
-//! and running the `lsnvlink` binary.
+//! Helpers shared by the lsnvlink library's integration tests: the bundled captures and the
+//! report of one. (The tests that run the `lsnvlink` binary are in `crates/lsnvlink-cli`.)
 #![allow(
     dead_code, // each test binary uses its own subset
     clippy::unwrap_used,
@@ -9,7 +9,6 @@
 )]
 
 use std::path::PathBuf;
-use std::process::{Command, Output};
 
 use lsnvlink::audit::Report;
 
@@ -38,64 +37,4 @@ pub fn capture(name: &str) -> PathBuf {
 pub fn report(name: &str) -> Report {
     let root = fsroot::Root::archive(capture(name)).unwrap();
     Report::read(&root, &pci::Names::builtin()).unwrap()
-}
-
-/// The `lsnvlink` binary as a command. When the tests run under emulation (`cargo xtask
-/// test-ppc64le` sets `LSNVLINK_TEST_RUNNER` to its `qemu-ppc64le …` runner), the binary is
-/// started through that runner, since a foreign binary cannot be executed directly.
-pub fn lsnvlink_command() -> Command {
-    let bin = env!("CARGO_BIN_EXE_lsnvlink");
-    let runner = std::env::var("LSNVLINK_TEST_RUNNER").unwrap_or_default();
-    let mut words = runner.split_whitespace();
-    match words.next() {
-        Some(program) => {
-            let mut cmd = Command::new(program);
-            cmd.args(words).arg(bin);
-            cmd
-        }
-        None => Command::new(bin),
-    }
-}
-
-/// Runs the `lsnvlink` binary with `args`.
-pub fn lsnvlink(args: &[&str]) -> Output {
-    lsnvlink_command().args(args).output().unwrap()
-}
-
-/// Runs the `lsnvlink` binary with `args`, which must succeed, and returns its output.
-pub fn stdout(args: &[&str]) -> String {
-    let out = lsnvlink(args);
-    assert!(
-        out.status.success(),
-        "lsnvlink {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
-/// Runs Graphviz `dot -Tplain` on a graph, which it must accept without a word on standard
-/// error, and returns what it printed (one `node …` / `edge …` line per element).
-pub fn graphviz(text: &str) -> String {
-    use std::io::Write;
-    use std::process::Stdio;
-    let mut child = Command::new("dot")
-        .arg("-Tplain")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("Graphviz `dot` must be installed (apt-get install graphviz)");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(text.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success() && out.stderr.is_empty(),
-        "dot refused the graph: {}\n{text}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
 }

@@ -9,7 +9,7 @@
 //! never when `NO_COLOR` is set (and always with `CLICOLOR_FORCE`); nothing else is coloured.
 //!
 //! ```
-//! let cmd = lsnvlink::cli::command();
+//! let cmd = lsnvlink_cli::cli::command();
 //! assert_eq!(cmd.get_name(), "lsnvlink");
 //! assert!(cmd.get_subcommands().any(|s| s.get_name() == "fleet"));
 //! ```
@@ -38,7 +38,7 @@ Examples:
 
 /// Inspect IBM POWER9 hosts with NVIDIA V100 GPUs attached over NVLink2.
 #[derive(Parser)]
-#[command(name = "lsnvlink", version = crate::VERSION)]
+#[command(name = "lsnvlink", version = lsnvlink::VERSION)]
 #[command(args_conflicts_with_subcommands = true)]
 pub struct Cli {
     /// Raise every input limit (capture size, entries, bytes read, symlink-walk work, input
@@ -183,7 +183,7 @@ pub fn hoist_global_options(args: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsSt
 
 /// Runs a parsed command line.
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    crate::limits::set_scale(cli.limits_scale);
+    lsnvlink::limits::set_scale(cli.limits_scale);
     match cli.command {
         None => cmd::report::run(&cli.report),
         Some(Command::Capture(args)) => cmd::capture::run(&args).map(|()| ExitCode::SUCCESS),
@@ -213,7 +213,7 @@ pub fn main() -> ExitCode {
         Err(e) => {
             // Messages quote file names and values from the input: no control character
             // reaches the terminal raw.
-            let message = crate::render::escape::esc(&format!("{e:#}")).into_owned();
+            let message = lsnvlink::render::escape::esc(&format!("{e:#}")).into_owned();
             eprintln!("lsnvlink: {message}");
             ExitCode::from(2)
         }

@@ -69,7 +69,7 @@ fn colour_only_when_forced_and_never_with_no_color() {
 
 #[test]
 fn the_library_command_is_the_binary_command() {
-    let cmd = lsnvlink::cli::command();
+    let cmd = lsnvlink_cli::cli::command();
     let names: Vec<&str> = cmd.get_subcommands().map(|s| s.get_name()).collect();
     assert_eq!(names, ["capture", "diff", "dt", "fleet", "memlock", "pci"]);
     let o = lsnvlink(&["--version"], &[]);

@@ -242,18 +242,19 @@ fn exit_codes_follow_the_contract() {
     );
     assert_eq!(code(&["--capture", "/nonexistent/capture.tar.gz"]), Some(2));
     assert_eq!(code(&["--format", "yaml"]), Some(2));
-    // --root/--capture may come before a subcommand; the report's own options may not.
-    assert_eq!(code(&["--capture", &path("power9-no-gpu"), "pci"]), Some(0));
+    // The report's own options do not mix with a subcommand; --capture, --root and
+    // --limits-scale may stand before one (tests/cli.rs).
     assert_eq!(
         code(&[
-            "--format",
-            "json",
             "--capture",
             &path("power9-no-gpu"),
+            "--format",
+            "matrix",
             "pci"
         ]),
         Some(2)
     );
+    assert_eq!(code(&["--capture", &path("power9-no-gpu"), "pci"]), Some(0));
     let dir = tempfile::tempdir().unwrap();
     assert_eq!(code(&["--root", dir.path().to_str().unwrap()]), Some(2));
 
