@@ -4,7 +4,7 @@
 //! A capture is a [`Tree`] of directories, files and symlinks, with root-relative paths
 //! (`sys/bus/pci/devices/0004:04:00.0`), plus a [`Manifest`] stored next to them as
 //! `lsnvlink-capture.json`. [`collect`] fills a tree from a live root or a copied root
-//! directory, taking only what the [allowlist](allowlist) names; [`Capture::to_tar_gz`] turns it
+//! directory, taking only what the [allowlist] names; [`Capture::to_tar_gz`] turns it
 //! into a `.tar.gz` that [`fsroot::Root::archive`] replays.
 //!
 //! ```

@@ -72,10 +72,10 @@ pub fn line<W: fmt::Write + ?Sized>(out: &mut W, args: fmt::Arguments<'_>) -> fm
     out.write_char('\n')
 }
 
-/// [`line`] as a method of any [`fmt::Write`], so that `wln!` takes a `String` or a
+/// [`line()`] as a method of any [`fmt::Write`], so that `wln!` takes a `String` or a
 /// `&mut String` as `writeln!` does.
 pub trait LineWrite: fmt::Write {
-    /// Writes `args` as one escaped line ([`line`]).
+    /// Writes `args` as one escaped line ([`line()`]).
     fn write_line(&mut self, args: fmt::Arguments<'_>) -> fmt::Result {
         line(self, args)
     }

@@ -8,7 +8,7 @@
 //!   remove the nvlink support", `b392a1989170` "vfio/pci: remove vfio_pci_nvlink2"): the NPU
 //!   PHBs are no longer probed, the device tree is unchanged.
 //! - vfio's NVLink2 subdriver arrived in 5.0 (`7f92891778df`); from 5.7 ("vfio-pci/nvlink2:
-//!   Allow fallback to ibm,mmio-atsd[0]") a link without its own ATSD register falls back to
+//!   Allow fallback to `ibm,mmio-atsd[0]`") a link without its own ATSD register falls back to
 //!   register 0.
 //! - Before 5.0 upstream, one IOMMU group per GPU PE; from 5.0 one per NPU. Distribution
 //!   kernels backport (RHEL 8's 4.18 groups per NPU), so the grouping is read from the groups,

@@ -398,7 +398,7 @@ impl Topology {
 
     /// The ATSD register the running kernel's vfio gives a bridge: its own
     /// (`ibm,mmio-atsd[link index]`), else, from Linux 5.7, register 0 of its NPU ("Using
-    /// fallback ibm,mmio-atsd[0] for ATSD.", `vfio_pci_nvlink2.c`); `None` when there is none.
+    /// fallback `ibm,mmio-atsd[0]` for ATSD.", `vfio_pci_nvlink2.c`); `None` when there is none.
     /// The flag is true when the register is the fallback.
     pub fn effective_atsd(&self, b: &Bridge) -> Option<(u64, bool)> {
         if let Some(a) = b.atsd {
