@@ -210,6 +210,9 @@ pub fn main() -> ExitCode {
     };
     match run(cli) {
         Ok(code) => code,
+        // The reader went away (`lsnvlink | head -1`): every command ends quietly with 0, as
+        // other filters do; this is the one place that decides it.
+        Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
             // Messages quote file names and values from the input: no control character
             // reaches the terminal raw.
@@ -218,6 +221,16 @@ pub fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// Whether an error was caused by writing to a pipe whose reader is gone (`EPIPE`: Rust
+/// ignores `SIGPIPE`, so the write fails instead of killing the process).
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
 }
 
 #[cfg(test)]

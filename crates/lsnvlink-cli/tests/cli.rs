@@ -213,3 +213,49 @@ fn global_options_before_or_after_the_subcommand() {
         ],
     );
 }
+
+/// A reader that goes away (`lsnvlink … | head -1`) ends every command quietly with exit 0.
+#[test]
+fn a_closed_pipe_ends_every_command_quietly() {
+    use std::process::Stdio;
+    let cap = common::capture("ac922-6gpu-32gb-vfio");
+    let cap = cap.to_str().unwrap();
+    let commands: [&[&str]; 5] = [
+        &["--capture", cap, "--format", "json"],
+        &["pci", "--capture", cap, "--format", "vmm"],
+        &["dt", "dump", "--capture", cap],
+        &[
+            "memlock",
+            "--capture",
+            cap,
+            "--memory",
+            "64GiB",
+            "--format",
+            "json",
+        ],
+        &["fleet", cap, cap, cap, "--format", "json"],
+    ];
+    for args in commands {
+        // A pipe whose reading end is closed before the command writes: every write fails
+        // with EPIPE.
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let o = common::lsnvlink_command()
+            .args(args)
+            .stdout(Stdio::from(writer))
+            .stderr(Stdio::piped())
+            .output()
+            .unwrap();
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        assert!(
+            o.stderr.is_empty(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+}

@@ -73,10 +73,7 @@ pub fn run(args: &DiffArgs) -> anyhow::Result<ExitCode> {
         DiffFormat::Text => diff::text(&a, &b, &changes),
         DiffFormat::Json => diff::json(&a, &b, &changes),
     };
-    match super::write_stdout(out.as_bytes()) {
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
-        r => r.context("cannot write to standard output")?,
-    }
+    super::write_stdout(out.as_bytes()).context("cannot write to standard output")?;
     Ok(if changes.is_empty() {
         ExitCode::SUCCESS
     } else {

@@ -122,11 +122,8 @@ pub fn run(args: DtArgs) -> Result<()> {
             Ok(())
         })?,
     }
-    match super::write_stdout(out.as_bytes()) {
-        // A closed pipe (`| head`) is not an error of ours.
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-        r => r.context("cannot write to standard output"),
-    }
+    // A closed pipe (`| head`) is handled once, in `cli::main`.
+    super::write_stdout(out.as_bytes()).context("cannot write to standard output")
 }
 
 /// Reads the tree the options name and hands it to `f` with a description of its origin and
