@@ -147,6 +147,10 @@ pub fn run(root: &Path, extra: &[String]) -> Result<u8> {
     cross_env(cmd.current_dir(root))
         .env("CARGO_TARGET_POWERPC64LE_UNKNOWN_LINUX_GNU_RUNNER", runner)
         .env("LSNVLINK_TEST_RUNNER", runner)
+        // One test at a time in each test binary: qemu-user can deadlock a child between
+        // fork and exec when other threads of the emulated process hold its locks (seen here:
+        // a test that starts the lsnvlink binary hung for good while others ran beside it).
+        .env("RUST_TEST_THREADS", "1")
         // Doc tests are compiled for the host by default; the unit and integration tests are
         // what runs under emulation.
         .args([
