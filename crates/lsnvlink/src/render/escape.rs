@@ -31,21 +31,28 @@ fn push_escaped(out: &mut String, c: char) {
     }
 }
 
-/// `s` with every control character (newlines and tabs included) shown as an escape; borrowed
-/// when there is none.
-pub fn esc(s: &str) -> Cow<'_, str> {
-    if !s.chars().any(is_unsafe) {
+/// `s` with every unsafe character but those `keep` accepts shown as an escape; borrowed when
+/// there is none. The one loop behind [`esc`], [`line()`] and [`terminal_safe`].
+fn escaped(s: &str, keep: impl Fn(char) -> bool) -> Cow<'_, str> {
+    let shown = |c: char| is_unsafe(c) && !keep(c);
+    if !s.chars().any(shown) {
         return Cow::Borrowed(s);
     }
-    let mut out = String::with_capacity(s.len() + 8);
+    let mut out = String::with_capacity(s.len() + 16);
     for c in s.chars() {
-        if is_unsafe(c) {
+        if shown(c) {
             push_escaped(&mut out, c);
         } else {
             out.push(c);
         }
     }
     Cow::Owned(out)
+}
+
+/// `s` with every control character (newlines and tabs included) shown as an escape; borrowed
+/// when there is none.
+pub fn esc(s: &str) -> Cow<'_, str> {
+    escaped(s, |_| false)
 }
 
 /// Writes one line: `args` formatted, with every control character but the tab (a column
@@ -56,19 +63,7 @@ pub fn line<W: fmt::Write + ?Sized>(out: &mut W, args: fmt::Arguments<'_>) -> fm
         Some(s) => Cow::Borrowed(s),
         None => Cow::Owned(args.to_string()),
     };
-    if text.chars().any(|c| is_unsafe(c) && c != '\t') {
-        for c in text.chars() {
-            if is_unsafe(c) && c != '\t' {
-                let mut e = String::new();
-                push_escaped(&mut e, c);
-                out.write_str(&e)?;
-            } else {
-                out.write_char(c)?;
-            }
-        }
-    } else {
-        out.write_str(&text)?;
-    }
+    out.write_str(&escaped(&text, |c| c == '\t'))?;
     out.write_char('\n')
 }
 
@@ -87,18 +82,10 @@ impl<T: fmt::Write + ?Sized> LineWrite for T {}
 /// escape (the renderer's own line and column breaks stay); unchanged, without copying, when
 /// there is none.
 pub fn terminal_safe(text: String) -> String {
-    if !text.chars().any(|c| is_unsafe(c) && c != '\n' && c != '\t') {
-        return text;
+    match escaped(&text, |c| c == '\n' || c == '\t') {
+        Cow::Borrowed(_) => text,
+        Cow::Owned(shown) => shown,
     }
-    let mut out = String::with_capacity(text.len() + 16);
-    for c in text.chars() {
-        if is_unsafe(c) && c != '\n' && c != '\t' {
-            push_escaped(&mut out, c);
-        } else {
-            out.push(c);
-        }
-    }
-    out
 }
 
 #[cfg(test)]
