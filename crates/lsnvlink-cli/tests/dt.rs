@@ -10,9 +10,7 @@
 
 mod common;
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 
 use common::{lsnvlink, stdout};
 
@@ -23,18 +21,12 @@ fn testdata(name: &str) -> PathBuf {
 }
 
 fn dtc(args: &[&str], input: &[u8]) -> Vec<u8> {
-    let mut child = Command::new("dtc")
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("dtc (Debian device-tree-compiler) must be installed: .ci/run installs it");
-    let mut stdin = child.stdin.take().unwrap();
-    let input = input.to_vec();
-    let writer = std::thread::spawn(move || stdin.write_all(&input));
-    let out = child.wait_with_output().unwrap();
-    writer.join().unwrap().unwrap();
+    let out = common::pipe_through(
+        "dtc",
+        args,
+        input,
+        "dtc (Debian device-tree-compiler) must be installed: .ci/run installs it",
+    );
     assert!(
         out.status.success(),
         "dtc {args:?}: {}",

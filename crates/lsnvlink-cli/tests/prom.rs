@@ -13,8 +13,7 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::io::Write as _;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use lsnvlink::render::prom::{MemlockNeed, failed_run, nvml_bus_id, prom};
 use prom_text_format_parser::{Scrape, Type};
@@ -58,22 +57,12 @@ fn lsnvlink_at_t() -> Command {
 /// lint problem, 1 for a parse error). promtool is required: CI installs Debian's
 /// `prometheus` package for it.
 fn promtool_check(text: &str) {
-    let mut child = Command::new("promtool")
-        .args(["check", "metrics"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| {
-            panic!("cannot run promtool ({e}): install it (Debian: apt-get install prometheus)")
-        });
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(text.as_bytes())
-        .unwrap();
-    let o = child.wait_with_output().unwrap();
+    let o = common::pipe_through(
+        "promtool",
+        &["check", "metrics"],
+        text.as_bytes(),
+        "install it (Debian: apt-get install prometheus)",
+    );
     assert!(
         o.status.success() && o.stdout.is_empty() && o.stderr.is_empty(),
         "promtool check metrics: {}\n{}{}\n{text}",

@@ -76,26 +76,38 @@ pub fn stdout(args: &[&str]) -> String {
 /// Runs Graphviz `dot -Tplain` on a graph, which it must accept without a word on standard
 /// error, and returns what it printed (one `node …` / `edge …` line per element).
 pub fn graphviz(text: &str) -> String {
-    use std::io::Write;
-    use std::process::Stdio;
-    let mut child = Command::new("dot")
-        .arg("-Tplain")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("Graphviz `dot` must be installed (apt-get install graphviz)");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(text.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = pipe_through(
+        "dot",
+        &["-Tplain"],
+        text.as_bytes(),
+        "Graphviz `dot` must be installed (apt-get install graphviz)",
+    );
     assert!(
         out.status.success() && out.stderr.is_empty(),
         "dot refused the graph: {}\n{text}",
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8(out.stdout).unwrap()
+}
+
+/// Runs a peer tool (`program args`) with `input` on its standard input, written from a thread
+/// so that a large input cannot block against a full output pipe, and returns what it printed;
+/// `missing` is the message when the tool cannot be started (the test then fails: no peer tool,
+/// no pass).
+pub fn pipe_through(program: &str, args: &[&str], input: &[u8], missing: &str) -> Output {
+    use std::io::Write;
+    use std::process::Stdio;
+    let mut child = Command::new(program)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run {program} ({e}): {missing}"));
+    let mut stdin = child.stdin.take().unwrap();
+    let input = input.to_vec();
+    let writer = std::thread::spawn(move || stdin.write_all(&input));
+    let out = child.wait_with_output().unwrap();
+    writer.join().unwrap().unwrap();
+    out
 }
