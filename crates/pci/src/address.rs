@@ -11,13 +11,13 @@ use std::str::FromStr;
 /// the order `lspci` lists them in.
 ///
 /// ```
-/// use pci::PciAddress;
+/// use lsnvlink_pci::PciAddress;
 ///
 /// let gpu: PciAddress = "0004:04:00.0".parse()?;
 /// assert_eq!((gpu.domain(), gpu.bus(), gpu.device(), gpu.function()), (4, 4, 0, 0));
 /// assert_eq!(gpu.to_string(), "0004:04:00.0");
 /// assert!(gpu < "0035:03:00.0".parse()?);
-/// # Ok::<(), pci::AddressError>(())
+/// # Ok::<(), lsnvlink_pci::AddressError>(())
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct PciAddress {

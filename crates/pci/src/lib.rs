@@ -23,7 +23,7 @@
 //! # std::fs::create_dir_all(dir.path().join("sys/bus/pci/devices"))?;
 //! # std::os::unix::fs::symlink("../../../devices/pci0006:00/0006:00:00.0",
 //! #     dir.path().join("sys/bus/pci/devices/0006:00:00.0"))?;
-//! use pci::{Attribute, Fields, Names, Pci};
+//! use lsnvlink_pci::{Attribute, Fields, Names, Pci};
 //!
 //! let root = fsroot::Root::open(dir.path())?;
 //! let pci = Pci::read(&root, &Fields::all())?;
@@ -39,6 +39,11 @@
 //! ```
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
+
+/// The README's example, run as a doc test.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
 
 mod address;
 mod config;

@@ -22,7 +22,7 @@ pub struct RootBus {
 /// from a root bus named after its own bus, so every device appears exactly once.
 ///
 /// ```
-/// # use pci::{Tree, Device};
+/// # use lsnvlink_pci::{Tree, Device};
 /// # fn show(devices: &[Device]) {
 /// let tree = Tree::build(devices);
 /// for root in tree.roots() {

@@ -6,8 +6,8 @@
     clippy::indexing_slicing
 )]
 
-use pci::value::{parse_class, parse_hex, parse_i32, parse_id, parse_u8};
-use pci::{ConfigHeader, PciAddress, PciIds};
+use lsnvlink_pci::value::{parse_class, parse_hex, parse_i32, parse_id, parse_u8};
+use lsnvlink_pci::{ConfigHeader, PciAddress, PciIds};
 use proptest::prelude::*;
 
 proptest! {

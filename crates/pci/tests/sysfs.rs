@@ -14,7 +14,9 @@ use std::path::Path;
 
 use common::synth::{self, Dev, Synth};
 use fsroot::Root;
-use pci::{Attribute, BusAddress, Fields, Note, Parent, Pci, PciAddress, Problem, Tree, Vanished};
+use lsnvlink_pci::{
+    Attribute, BusAddress, Fields, Note, Parent, Pci, PciAddress, Problem, Tree, Vanished,
+};
 
 fn addr(s: &str) -> PciAddress {
     s.parse().unwrap()
@@ -137,7 +139,7 @@ fn minimal_fields_read_only_ids() {
     let mut fields = Fields::minimal();
     fields.ids = false;
     fields.parent = true;
-    fields.config = pci::ConfigRead::Bridges;
+    fields.config = lsnvlink_pci::ConfigRead::Bridges;
     let pci = Pci::read(&Root::dir(dir.path()).unwrap(), &fields).unwrap();
     let (rp, gpu) = (&pci.devices[0], &pci.devices[1]);
     assert_eq!((gpu.vendor_id, gpu.revision), (None, None));
@@ -237,13 +239,13 @@ fn a_device_that_vanishes_between_listing_and_reading() {
     small(dir.path());
     let root = Root::dir(dir.path()).unwrap();
     let mut notes = Vec::new();
-    let listed = pci::list(&root, &mut notes).unwrap();
+    let listed = lsnvlink_pci::list(&root, &mut notes).unwrap();
     assert_eq!(listed.len(), 3);
     // Hot unplug: the kernel removes the directory and the bus link.
     fs::remove_dir_all(dir.path().join("sys/devices/pci0006:00")).unwrap();
     fs::remove_file(dir.path().join("sys/bus/pci/devices/0006:00:00.1")).unwrap();
     assert_eq!(
-        pci::read_device(&root, listed[2], &Fields::all()),
+        lsnvlink_pci::read_device(&root, listed[2], &Fields::all()),
         Err(Vanished)
     );
     // The link still there but the directory gone (the kernel removes them one after the
@@ -254,7 +256,7 @@ fn a_device_that_vanishes_between_listing_and_reading() {
     )
     .unwrap();
     assert_eq!(
-        pci::read_device(&root, listed[1], &Fields::all()),
+        lsnvlink_pci::read_device(&root, listed[1], &Fields::all()),
         Err(Vanished)
     );
     let pci = Pci::read(&root, &Fields::all()).unwrap();
@@ -401,7 +403,7 @@ fn walking_finds_the_same_parents_as_the_links() {
         tree_fields.parent,
         tree_fields.walk,
     ) = (false, false, true, true);
-    tree_fields.config = pci::ConfigRead::Bridges;
+    tree_fields.config = lsnvlink_pci::ConfigRead::Bridges;
     let shape = |pci: &Pci| -> Vec<_> {
         pci.devices
             .iter()
