@@ -195,6 +195,11 @@ fn ci() -> Result<()> {
         "warnings",
     ]))?;
     run(cargo().args(["test", "--workspace", "--locked", "--doc"]))?;
+    // Every library and the command can be published: each crate packaged as it would be
+    // uploaded and built from that package alone, against the others' packages (cargo's
+    // workspace publish uses a local registry for them). --allow-dirty: a developer's
+    // uncommitted edits are packaged as they are; CI runs on a clean clone.
+    run(cargo().args(["publish", "--workspace", "--dry-run", "--allow-dirty"]))?;
     // The hostile-capture corpus: each case as a whole process, within memory and time.
     hostile::run(&project_root(), &[])?;
     // The unit and integration tests last, so that their summary closes the output: nextest
