@@ -47,6 +47,7 @@ macro_rules! wln {
 pub mod audit;
 pub mod capture;
 pub mod diff;
+pub mod facts;
 pub mod fleet;
 pub mod inputs;
 pub mod limits;

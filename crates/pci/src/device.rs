@@ -233,7 +233,9 @@ pub struct Device {
 }
 
 impl Device {
-    pub(crate) fn new(address: PciAddress) -> Device {
+    /// A function at `address` with nothing known yet: for readers that fill a [`Device`]
+    /// from something other than sysfs (a sosreport's device tree and `lspci` output).
+    pub fn new(address: PciAddress) -> Device {
         Device {
             address,
             vendor_id: None,

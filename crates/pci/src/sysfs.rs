@@ -181,6 +181,13 @@ pub struct Pci {
 }
 
 impl Pci {
+    /// A bus of `devices` (sorted here by address) with `notes`, for readers that list the
+    /// functions from something other than sysfs.
+    pub fn new(mut devices: Vec<Device>, notes: Vec<Note>) -> Pci {
+        devices.sort_by_key(|d| d.address);
+        Pci { devices, notes }
+    }
+
     /// Reads every device under `/sys/bus/pci/devices` of `root`.
     ///
     /// Fails only when the directory itself cannot be listed; a device with missing or

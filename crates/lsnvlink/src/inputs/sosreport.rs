@@ -19,13 +19,14 @@
 //! ([`UNKNOWN_WITHOUT_SYSFS`] or [`WITH_LSPCI`]). Bus numbers are the firmware's; Linux on
 //! PowerNV keeps them.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use devtree::Tree;
 use pci::PciAddress;
 
 use super::{InputError, join, top_directory};
-use crate::capture::{Entry, Tree as FileTree};
+use crate::facts::{HostFacts, NvlinkStates};
 use crate::topology::Topology;
 
 /// Where sysfs shows the device tree (and where the in-memory view puts it).
@@ -75,8 +76,8 @@ fn lspci_address(token: &str) -> Option<PciAddress> {
 }
 
 /// The functions `lspci -vv` text lists, with what it says of each.
-fn parse_lspci(text: &str) -> std::collections::BTreeMap<PciAddress, LspciDevice> {
-    let mut out = std::collections::BTreeMap::new();
+fn parse_lspci(text: &str) -> BTreeMap<PciAddress, LspciDevice> {
+    let mut out = BTreeMap::new();
     let mut current: Option<PciAddress> = None;
     for line in text.lines() {
         if !line.starts_with([' ', '\t']) {
@@ -154,6 +155,15 @@ pub fn read(path: &Path, names: &pci::Names) -> Result<Topology, InputError> {
 
 /// As [`read`], from an already open root.
 pub fn read_root(root: &fsroot::Root, names: &pci::Names) -> Result<Topology, InputError> {
+    let facts = read_facts(root)?;
+    Ok(Topology::from_facts(&facts, names))
+}
+
+/// The facts a sosreport under `root` gives ([`crate::facts`]): the device tree, the PCI
+/// functions built from its PCI nodes (with `lspci -nnvv`'s drivers, NUMA nodes and IOMMU
+/// groups when sos kept it), the host name, the kernel release, the NUMA nodes' memory, the
+/// NVIDIA driver's NVLink states; the notes say what cannot be known without sysfs.
+pub fn read_facts(root: &fsroot::Root) -> Result<HostFacts, InputError> {
     let archive = root.origin().to_string();
     let prefix = top_directory(
         root,
@@ -169,87 +179,67 @@ pub fn read_root(root: &fsroot::Root, names: &pci::Names) -> Result<Topology, In
         archive: archive.clone(),
         source,
     })?;
-    let (bytes, mut notes) = view(&tree, root, &prefix).map_err(|message| InputError::View {
-        archive: archive.clone(),
-        message,
-    })?;
-    let name = format!("{archive} (device tree)");
-    let view = fsroot::Root::archive_from_bytes(&name, &bytes, limits())?;
-    let mut topology = Topology::read(&view, names).map_err(|e| InputError::View {
-        archive: archive.clone(),
-        message: e.to_string(),
-    })?;
-    let fixed: &[&str] = if lspci_used(root, &prefix) {
+    let lspci = lspci(root, &prefix);
+    let kernel_release = kernel_release(root, &prefix);
+    let mut notes = Vec::new();
+    let (pci, probed_domains, libvirt_nv2) =
+        functions(&tree, lspci.as_ref(), kernel_release.as_deref(), &mut notes);
+    let fixed: &[&str] = if lspci.is_some() {
         &WITH_LSPCI
     } else {
         &UNKNOWN_WITHOUT_SYSFS
     };
     notes.extend(fixed.iter().map(|s| (*s).to_owned()));
-    link_states(root, &prefix, &mut topology, &mut notes);
-    topology.notes.extend(notes);
-    topology.notes.sort();
-    topology.notes.dedup();
-    Ok(topology)
+    let nvlink_states = link_states(root, &prefix, &mut notes);
+    let mut facts = HostFacts {
+        pci,
+        hostname: first_line(
+            root,
+            &prefix,
+            &["proc/sys/kernel/hostname", "hostname", "etc/hostname"],
+        ),
+        kernel_release,
+        numa_memory: crate::topology::host::read_numa_memory_at(root, &join(&prefix, NODE_DIR)),
+        probed_domains,
+        libvirt_nv2,
+        nvlink_states,
+        notes,
+        ..HostFacts::default()
+    };
+    facts.device_tree = Some(tree);
+    Ok(facts)
 }
 
-/// Where sos's `nvidia` plugin keeps `nvidia-smi nvlink -s` and `nvidia-smi -q`.
 const NVLINK_STATUS: &str = "sos_commands/nvidia/nvidia-smi_nvlink_-s";
 const NVIDIA_QUERY: &str = "sos_commands/nvidia/nvidia-smi_-q";
 
 /// The NVIDIA driver's link states, from `nvidia-smi nvlink -s`, onto the GPUs: GPU `i` is the
 /// `i`-th address of `nvidia-smi -q`, else the `i`-th NVIDIA GPU by PCI address (nvidia-smi's
 /// own order).
-fn link_states(
-    root: &fsroot::Root,
-    prefix: &str,
-    topology: &mut Topology,
-    notes: &mut Vec<String>,
-) {
-    let Ok(status) = root.read_text(join(prefix, NVLINK_STATUS)) else {
-        return;
-    };
+/// The NVIDIA driver's NVLink states (`nvidia-smi nvlink -s`) and the GPU numbering of
+/// `nvidia-smi -q`, when sos kept them.
+fn link_states(root: &fsroot::Root, prefix: &str, notes: &mut Vec<String>) -> Option<NvlinkStates> {
+    let status = root.read_text(join(prefix, NVLINK_STATUS)).ok()?;
     let states = super::nvidia_smi::parse_nvlink_status(&status);
     if states.is_empty() {
-        return;
+        return None;
     }
-    let by_query = root
+    let order = root
         .read_text(join(prefix, NVIDIA_QUERY))
         .map(|q| super::nvidia_smi::parse_query_addresses(&q))
         .unwrap_or_default();
-    let order: Vec<PciAddress> = if by_query.is_empty() {
+    if order.is_empty() {
         notes.push(format!(
             "sosreport: no {NVIDIA_QUERY}: nvidia-smi's GPU numbers are taken in PCI address \
              order, as nvidia-smi numbers them"
         ));
-        topology
-            .gpus
-            .iter()
-            .filter(|g| g.vendor_id == Some(crate::topology::VENDOR_NVIDIA))
-            .map(|g| g.address)
-            .collect()
-    } else {
-        by_query
-    };
-    for (index, links) in states {
-        let gpu = usize::try_from(index)
-            .ok()
-            .and_then(|i| order.get(i))
-            .and_then(|a| topology.gpus.iter_mut().find(|g| g.address == *a));
-        match gpu {
-            Some(g) => g.link_states = links,
-            None => notes.push(format!(
-                "sosreport: nvidia-smi GPU {index} matches no GPU of the device tree; its link \
-                 states are left out"
-            )),
-        }
     }
     notes.push(format!(
         "sosreport: NVLink training states from {NVLINK_STATUS} (the NVIDIA driver's view)"
     ));
+    Some(NvlinkStates { states, order })
 }
 
-/// The device tree under `prefix`: `proc/device-tree` (a directory, or a link into the
-/// archive), else `sys/firmware/devicetree/base`.
 fn read_tree(root: &fsroot::Root, prefix: &str) -> Result<Tree<'static>, devtree::DirError> {
     match Tree::from_root(root, join(prefix, "proc/device-tree")) {
         Ok(tree) => Ok(tree),
@@ -258,19 +248,12 @@ fn read_tree(root: &fsroot::Root, prefix: &str) -> Result<Tree<'static>, devtree
 }
 
 /// The `lspci -vv` text of the sosreport, when it has one that lists functions.
-fn lspci(
-    root: &fsroot::Root,
-    prefix: &str,
-) -> Option<std::collections::BTreeMap<PciAddress, LspciDevice>> {
+fn lspci(root: &fsroot::Root, prefix: &str) -> Option<BTreeMap<PciAddress, LspciDevice>> {
     LSPCI.iter().find_map(|p| {
         let text = root.read_text(join(prefix, p)).ok()?;
         let devices = parse_lspci(&text);
         (!devices.is_empty()).then_some(devices)
     })
-}
-
-fn lspci_used(root: &fsroot::Root, prefix: &str) -> bool {
-    lspci(root, prefix).is_some()
 }
 
 /// The first line of the first of `paths` (under `prefix`) that exists and is not empty.
@@ -283,44 +266,29 @@ fn first_line(root: &fsroot::Root, prefix: &str, paths: &[&str]) -> Option<Strin
 }
 
 /// The in-memory root (a plain tar) the join reads, and notes on what was left out.
-fn view(
+/// The PCI functions of the device tree's PCI nodes, as sysfs would list them (what
+/// [`pci::Pci::read`] gives for such a function: ids, class and revision from the node's
+/// `vendor-id`, `device-id`, `class-code` and `revision-id`, checked by the same parsers; the
+/// node as `of_node`; driver, NUMA node and IOMMU group from `lspci`), the PCI domains with a
+/// function on their root bus, and libvirt's NV2-bridge test for each function.
+fn functions(
     tree: &Tree<'_>,
-    root: &fsroot::Root,
-    prefix: &str,
-) -> Result<(Vec<u8>, Vec<String>), String> {
-    let mut files = FileTree::new();
-    let mut notes = Vec::new();
-    let err = |e: crate::capture::CaptureError| e.to_string();
-    files.insert_dir(DT_BASE).map_err(err)?;
-    for node in tree.nodes() {
-        let path = node.path();
-        let dir = format!("{DT_BASE}{}", if path == "/" { "" } else { &path });
-        if files.insert_dir(&dir).is_err() {
-            notes.push(format!(
-                "sosreport: device-tree node {path} left out (unusable name)"
-            ));
-            continue;
-        }
-        for prop in node.properties() {
-            let file = format!("{dir}/{}", prop.name());
-            if files.insert_file(&file, prop.value().to_vec()).is_err() {
-                notes.push(format!(
-                    "sosreport: property {path}/{} left out (unusable name)",
-                    prop.name()
-                ));
-            }
-        }
-    }
-    files
-        .insert_symlink("proc/device-tree", &format!("/{DT_BASE}"))
-        .map_err(err)?;
-    let lspci = lspci(root, prefix);
+    lspci: Option<&BTreeMap<PciAddress, LspciDevice>>,
+    kernel_release: Option<&str>,
+    notes: &mut Vec<String>,
+) -> (
+    pci::Pci,
+    BTreeSet<u32>,
+    BTreeMap<PciAddress, crate::topology::nv2::LibvirtCheck>,
+) {
     // A 5.13+ kernel does not probe the NPU PHBs: without lspci to say so, their functions
-    // are left out of the view, as the kernel has none.
-    let npu_probed = kernel_release(root, prefix)
-        .and_then(|k| crate::topology::KernelVersion::parse(&k))
+    // are left out, as the kernel has none.
+    let npu_probed = kernel_release
+        .and_then(crate::topology::KernelVersion::parse)
         .is_none_or(|v| v.nvlink2() != crate::topology::KernelNvlink2::Removed);
-    let mut seen = std::collections::BTreeSet::new();
+    let mut devices = BTreeMap::new();
+    let mut probed = BTreeSet::new();
+    let mut libvirt = BTreeMap::new();
     for node in tree.nodes() {
         let (Ok(vendor), Ok(device)) = (node.u32("vendor-id"), node.u32("device-id")) else {
             continue;
@@ -337,7 +305,7 @@ fn view(
             continue;
         };
         let path = node.path();
-        let listed = match &lspci {
+        let listed = match lspci {
             Some(devices) => match devices.get(&address) {
                 Some(d) => Some(d),
                 None => {
@@ -354,91 +322,121 @@ fn view(
             },
             None => None,
         };
-        if !seen.insert(address) {
+        if devices.contains_key(&address) {
             notes.push(format!(
                 "sosreport: {path} has the PCI address {address} of another node; left out"
             ));
             continue;
         }
-        let bus_dir = format!("pci{:04x}:{:02x}", address.domain(), address.bus());
-        let dev = format!("sys/devices/{bus_dir}/{address}");
-        let mut attr = |name: &str, text: String| {
-            files.insert_file(&format!("{dev}/{name}"), text.into_bytes())
+        if address.bus() == 0 {
+            probed.insert(address.domain());
+        }
+        let check = crate::topology::nv2::LibvirtCheck {
+            present: crate::topology::nv2::LIBVIRT_NV2_PROPERTIES
+                .map(|name| node.property(name).is_some()),
         };
-        attr("vendor", format!("{vendor:#06x}\n")).map_err(err)?;
-        attr("device", format!("{device:#06x}\n")).map_err(err)?;
-        if let Ok(class) = node.u32("class-code") {
-            attr("class", format!("{class:#08x}\n")).map_err(err)?;
+        if check.present.iter().any(|&p| p) {
+            libvirt.insert(address, check);
         }
-        if let Ok(rev) = node.u32("revision-id") {
-            attr("revision", format!("{rev:#04x}\n")).map_err(err)?;
-        }
-        // -1 is what sysfs itself says for "no node": unknown without sysfs or lspci.
-        let numa = listed
-            .and_then(|d| d.numa_node)
-            .map_or_else(|| "-1".to_owned(), |n| n.to_string());
-        attr("numa_node", format!("{numa}\n")).map_err(err)?;
-        if let Some(driver) = listed.and_then(|d| d.driver.as_deref()) {
-            files
-                .insert_symlink(
-                    &format!("{dev}/driver"),
-                    &format!("../../../bus/pci/drivers/{driver}"),
-                )
-                .map_err(err)?;
-        }
-        if let Some(group) = listed.and_then(|d| d.iommu_group) {
-            files
-                .insert_symlink(
-                    &format!("{dev}/iommu_group"),
-                    &format!("../../../kernel/iommu_groups/{group}"),
-                )
-                .map_err(err)?;
-        }
-        files
-            .insert_symlink(&format!("{dev}/of_node"), &format!("/{DT_BASE}{path}"))
-            .map_err(err)?;
-        files
-            .insert_symlink(
-                &format!("sys/bus/pci/devices/{address}"),
-                &format!("../../../devices/{bus_dir}/{address}"),
-            )
-            .map_err(err)?;
+        devices.insert(
+            address,
+            function(node, address, vendor, device, listed, path),
+        );
     }
-    files.insert_dir("sys/bus/pci/devices").map_err(err)?;
-    if let Some(host) = first_line(
-        root,
-        prefix,
-        &["proc/sys/kernel/hostname", "hostname", "etc/hostname"],
-    ) {
-        files
-            .insert_file("proc/sys/kernel/hostname", format!("{host}\n").into_bytes())
-            .map_err(err)?;
-    }
-    // NUMA node memory: sos's numa plugin copies `node*/meminfo`.
-    let nodes = join(prefix, NODE_DIR);
-    for name in root.read_dir(&nodes).unwrap_or_default() {
-        if name
-            .strip_prefix("node")
-            .is_none_or(|n| n.parse::<u32>().is_err())
-        {
-            continue;
-        }
-        if let Ok(meminfo) = root.read(nodes.join(&name).join("meminfo")) {
-            files
-                .insert_file(&format!("{NODE_DIR}/{name}/meminfo"), meminfo.into_owned())
-                .map_err(err)?;
-        }
-    }
-    if let Some(k) = kernel_release(root, prefix) {
-        files
-            .insert_file("proc/sys/kernel/osrelease", format!("{k}\n").into_bytes())
-            .map_err(err)?;
-    }
-    Ok((to_tar(&files).map_err(|e| e.to_string())?, notes))
+    let pci = pci::Pci::new(devices.into_values().collect(), Vec::new());
+    (pci, probed, libvirt)
 }
 
-/// The kernel release: `proc/sys/kernel/osrelease`, else the third word of `uname -a`
-/// ("Linux HOST RELEASE …").
+/// One function as [`pci::Pci::read`] reads it from sysfs (with [`HostFacts::pci_fields`]):
+/// each value goes through the sysfs attribute's parser, and what sysfs would lack is the
+/// same error.
+fn function(
+    node: devtree::Node<'_, '_>,
+    address: PciAddress,
+    vendor: u32,
+    device_id: u32,
+    listed: Option<&LspciDevice>,
+    path: String,
+) -> pci::Device {
+    use pci::{AttrError, Attribute, Problem, value};
+    let mut d = pci::Device::new(address);
+    let fail = |errors: &mut Vec<AttrError>, attribute, problem| {
+        errors.push(AttrError { attribute, problem });
+    };
+    let parse = |text: String, f: fn(&[u8]) -> Result<_, value::ValueError>| f(text.as_bytes());
+    match parse(format!("{vendor:#06x}\n"), value::parse_id) {
+        Ok(v) => d.vendor_id = Some(v),
+        Err(e) => fail(&mut d.errors, Attribute::Vendor, Problem::Malformed(e)),
+    }
+    match parse(format!("{device_id:#06x}\n"), value::parse_id) {
+        Ok(v) => d.device_id = Some(v),
+        Err(e) => fail(&mut d.errors, Attribute::Device, Problem::Malformed(e)),
+    }
+    match node.u32("class-code") {
+        Ok(class) => match value::parse_class(format!("{class:#08x}\n").as_bytes()) {
+            Ok(c) => d.class = pci::Class::new(c),
+            Err(e) => fail(&mut d.errors, Attribute::Class, Problem::Malformed(e)),
+        },
+        Err(_) => fail(&mut d.errors, Attribute::Class, Problem::Missing),
+    }
+    match node.u32("revision-id") {
+        Ok(rev) => match value::parse_u8(format!("{rev:#04x}\n").as_bytes()) {
+            Ok(r) => d.revision = Some(r),
+            Err(e) => fail(&mut d.errors, Attribute::Revision, Problem::Malformed(e)),
+        },
+        // sysfs without `revision`: configuration space is read instead, and there is none.
+        Err(_) => {
+            fail(&mut d.errors, Attribute::Config, Problem::Missing);
+            fail(&mut d.errors, Attribute::Revision, Problem::Missing);
+        }
+    }
+    // -1 is what sysfs itself says for "no node": unknown without sysfs or lspci.
+    if let Some(node) = listed.and_then(|l| l.numa_node) {
+        match value::parse_i32(format!("{node}\n").as_bytes()) {
+            Ok(-1) => {}
+            Ok(n) => match u32::try_from(n) {
+                Ok(n) => d.numa_node = Some(n),
+                Err(_) => fail(
+                    &mut d.errors,
+                    Attribute::NumaNode,
+                    Problem::Malformed(value::ValueError::Malformed {
+                        text: n.to_string(),
+                        expected: "a node number or -1",
+                    }),
+                ),
+            },
+            Err(e) => fail(&mut d.errors, Attribute::NumaNode, Problem::Malformed(e)),
+        }
+    }
+    d.iommu_group = listed.and_then(|l| l.iommu_group);
+    if let Some(driver) = listed.and_then(|l| l.driver.as_deref()) {
+        // The basename of the `driver` link's text, as sysfs readers take it.
+        let link = format!("../../../bus/pci/drivers/{driver}");
+        match std::path::Path::new(&link)
+            .file_name()
+            .and_then(|n| n.to_str())
+        {
+            Some(name) if name != ".." => d.driver = Some(name.to_owned()),
+            _ => fail(
+                &mut d.errors,
+                Attribute::Driver,
+                Problem::BadLink {
+                    target: link,
+                    reason: "has no usable last component",
+                },
+            ),
+        }
+    }
+    d.of_node = Some(path);
+    d.sysfs_path = Some(format!(
+        "/sys/devices/pci{:04x}:{:02x}/{address}",
+        address.domain(),
+        address.bus()
+    ));
+    d.parent = pci::Parent::RootBus(address.bus_address());
+    d
+}
+
 fn kernel_release(root: &fsroot::Root, prefix: &str) -> Option<String> {
     first_line(root, prefix, &["proc/sys/kernel/osrelease"]).or_else(|| {
         first_line(root, prefix, &["uname", "sos_commands/kernel/uname_-a"])
@@ -447,35 +445,6 @@ fn kernel_release(root: &fsroot::Root, prefix: &str) -> Option<String> {
 }
 
 /// A plain tar of `files` (sorted, as the tree keeps them).
-fn to_tar(files: &FileTree) -> std::io::Result<Vec<u8>> {
-    let mut b = tar::Builder::new(Vec::new());
-    for (path, entry) in files.iter() {
-        let mut h = tar::Header::new_gnu();
-        h.set_mtime(0);
-        match entry {
-            Entry::Dir => {
-                h.set_entry_type(tar::EntryType::Directory);
-                h.set_mode(0o755);
-                h.set_size(0);
-                b.append_data(&mut h, format!("{path}/"), std::io::empty())?;
-            }
-            Entry::File(data) => {
-                h.set_entry_type(tar::EntryType::Regular);
-                h.set_mode(0o644);
-                h.set_size(data.len() as u64);
-                b.append_data(&mut h, path, data.as_slice())?;
-            }
-            Entry::Symlink(target) => {
-                h.set_entry_type(tar::EntryType::Symlink);
-                h.set_mode(0o777);
-                h.set_size(0);
-                b.append_link(&mut h, path, target)?;
-            }
-        }
-    }
-    b.into_inner()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

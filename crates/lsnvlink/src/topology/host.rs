@@ -19,6 +19,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::path::Path;
 
 /// A Linux kernel version, from a release string (`5.14.0-284.11.1.el9_2.ppc64le`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -270,7 +271,12 @@ pub fn node_mem_total(meminfo: &str) -> Option<u64> {
 /// Memory per NUMA node from `/sys/devices/system/node/node*/meminfo`, in bytes; `None` when
 /// the node directory cannot be listed. A node whose `meminfo` cannot be read is left out.
 pub fn read_numa_memory(root: &fsroot::Root) -> Option<BTreeMap<u32, u64>> {
-    let dir = "/sys/devices/system/node";
+    read_numa_memory_at(root, Path::new("/sys/devices/system/node"))
+}
+
+/// [`read_numa_memory`] from the node directory at `dir` (a sosreport keeps it under its top
+/// directory).
+pub fn read_numa_memory_at(root: &fsroot::Root, dir: &Path) -> Option<BTreeMap<u32, u64>> {
     let names = root.read_dir(dir).ok()?;
     let mut nodes = BTreeMap::new();
     for name in names {
@@ -281,7 +287,7 @@ pub fn read_numa_memory(root: &fsroot::Root) -> Option<BTreeMap<u32, u64>> {
             continue;
         };
         if let Some(total) = root
-            .read_text(format!("{dir}/{name}/meminfo"))
+            .read_text(dir.join(&name).join("meminfo"))
             .ok()
             .as_deref()
             .and_then(node_mem_total)

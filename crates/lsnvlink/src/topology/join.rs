@@ -4,14 +4,15 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use devtree::nvlink::names::IBM_NVLINK_PEERS;
 use devtree::{Node, NodeId, Tree};
-use pci::{ConfigRead, Device, Fields, Names, Pci, PciAddress};
+use pci::{Device, Names, Pci, PciAddress};
 
-use super::host::{self, Firmware, KernelNvlink2, KernelVersion};
+use super::host::{Firmware, KernelNvlink2, KernelVersion};
 use super::nv2;
 use super::{
     Bridge, CpuLink, DEVICE_NPU2_BRIDGE, Gpu, GpuLink, GpuMemory, IommuGrouping, Npu, NpuEntry,
-    Nvlink2Kernel, Platform, Topology, TopologyError, VENDOR_IBM, VENDOR_NVIDIA, Wiring,
+    Nvlink2Kernel, Platform, Topology, VENDOR_IBM, VENDOR_NVIDIA, Wiring,
 };
+use crate::facts::{HostFacts, NvlinkStates};
 
 /// Where Linux reads the NUMA reference points on powernv (open-power/skiboot
 /// `core/affinity.c` writes `<4 ref2 2>` there).
@@ -45,10 +46,6 @@ fn chip_of(node: Node<'_, '_>) -> Option<u32> {
     None
 }
 
-fn read_trimmed(root: &fsroot::Root, path: &str) -> Option<String> {
-    root.read_attr_text(path).ok().filter(|s| !s.is_empty())
-}
-
 /// The PCI address a device-tree PCI node describes: the domain of the nearest ancestor with
 /// `ibm,opal-phbid` (`<0 id>`, skiboot `core/pci.c` `pci_register_phb`), bus, device and
 /// function from the first `reg` cell (`bdfn << 8`, IEEE 1275 PCI binding).
@@ -80,32 +77,21 @@ fn is_bridge_node(node: Node<'_, '_>) -> bool {
         || node.property(devtree::nvlink::names::IBM_GPU).is_some()
 }
 
-pub(super) fn read(root: &fsroot::Root, names: &Names) -> Result<Topology, TopologyError> {
-    let mut fields = Fields::all();
-    // Nothing here needs configuration space; reading it costs config cycles on a live host.
-    fields.config = ConfigRead::Fallback;
-    fields.subsystem = false;
-    fields.devspec = false;
-    let pci = Pci::read(root, &fields)?;
+pub(super) fn from_facts(facts: &HostFacts, names: &Names) -> Topology {
+    let pci = &facts.pci;
     let mut notes = BTreeSet::new();
     for note in &pci.notes {
         notes.insert(format!("PCI: {note}"));
     }
-    let tree = match Tree::from_proc(root) {
-        Ok(tree) => Some(tree),
-        Err(devtree::DirError::Top { source, .. }) if source.is_not_found() => None,
-        Err(e) => {
-            notes.insert(format!("device tree: {e}"));
-            None
-        }
-    };
-    let kernel = read_trimmed(root, "/proc/sys/kernel/osrelease");
+    notes.extend(facts.notes.iter().cloned());
+    let tree = facts.device_tree.as_ref();
+    let kernel = facts.kernel_release.clone();
     let mut platform = Platform {
-        hostname: read_trimmed(root, "/proc/sys/kernel/hostname"),
+        hostname: facts.hostname.clone(),
         kernel_version: kernel.as_deref().and_then(KernelVersion::parse),
         kernel,
         device_tree: tree.is_some(),
-        numa_memory: host::read_numa_memory(root),
+        numa_memory: facts.numa_memory.clone(),
         ..Platform::default()
     };
     if let (Some(k), None) = (&platform.kernel, platform.kernel_version) {
@@ -114,8 +100,8 @@ pub(super) fn read(root: &fsroot::Root, names: &Names) -> Result<Topology, Topol
              on the kernel version (NVLink2 support, ATSD fallback) are not applied"
         ));
     }
-    let numa_status = host::read_numa_status(root);
-    let mut topology = match &tree {
+    let numa_status = &facts.numa_status;
+    let mut topology = match tree {
         Some(tree) => {
             platform.model = tree.root().string("model").ok().map(str::to_owned);
             platform.compatible = tree
@@ -124,7 +110,7 @@ pub(super) fn read(root: &fsroot::Root, names: &Names) -> Result<Topology, Topol
                 .map(|v| v.into_iter().map(str::to_owned).collect())
                 .unwrap_or_default();
             platform.firmware = Firmware::from_tree(tree);
-            let mut joiner = Joiner::new(root, &pci, tree, names, &mut notes);
+            let mut joiner = Joiner::new(facts, tree, names, &mut notes);
             joiner.numa_memory = platform.numa_memory.as_ref();
             joiner.run()
         }
@@ -140,7 +126,7 @@ pub(super) fn read(root: &fsroot::Root, names: &Names) -> Result<Topology, Topol
                 .iter()
                 .filter(|d| is_bridge_ids(d))
                 .map(|d| {
-                    let mut b = plain_bridge(root, d);
+                    let mut b = plain_bridge(facts, d);
                     b.problems
                         .push("no device tree: nothing joins it to a GPU".to_owned());
                     b
@@ -153,10 +139,43 @@ pub(super) fn read(root: &fsroot::Root, names: &Names) -> Result<Topology, Topol
         g.numa_status = numa_status.get(&g.address.to_string()).cloned();
     }
     platform.iommu_grouping = iommu_grouping(&topology);
-    platform.nvlink2_kernel = nvlink2_kernel(root, &topology, &platform);
+    platform.nvlink2_kernel = nvlink2_kernel(facts, &topology, &platform);
     topology.platform = platform;
+    if let Some(states) = &facts.nvlink_states {
+        link_states(&mut topology, states, &mut notes);
+    }
     topology.notes.extend(notes);
-    Ok(topology)
+    topology
+}
+
+/// Gives each GPU the NVLink states `nvidia-smi` reported for it, matched by `nvidia-smi`'s
+/// GPU numbering.
+fn link_states(topology: &mut Topology, states: &NvlinkStates, notes: &mut BTreeSet<String>) {
+    let order: Vec<PciAddress> = if states.order.is_empty() {
+        topology
+            .gpus
+            .iter()
+            .filter(|g| g.vendor_id == Some(VENDOR_NVIDIA))
+            .map(|g| g.address)
+            .collect()
+    } else {
+        states.order.clone()
+    };
+    for (index, links) in &states.states {
+        let gpu = usize::try_from(*index)
+            .ok()
+            .and_then(|i| order.get(i))
+            .and_then(|a| topology.gpus.iter_mut().find(|g| g.address == *a));
+        match gpu {
+            Some(g) => g.link_states.clone_from(links),
+            None => {
+                notes.insert(format!(
+                    "sosreport: nvidia-smi GPU {index} matches no GPU of the device tree; its \
+                     link states are left out"
+                ));
+            }
+        }
+    }
 }
 
 /// A GPU slot as told from a bridge: chip and `ibm,npu-group-id`, else the bridge's GPU.
@@ -205,7 +224,7 @@ fn iommu_grouping(t: &Topology) -> Option<IommuGrouping> {
 /// What the running kernel does with NVLink2: from its version, the groups (a per-NPU grouping
 /// on a kernel that says it is older than 5.0 is a distribution backport), and the bus (bridges
 /// in the device tree, none on the bus and no probed NPU PHB: the kernel does not probe them).
-fn nvlink2_kernel(root: &fsroot::Root, t: &Topology, p: &Platform) -> Option<Nvlink2Kernel> {
+fn nvlink2_kernel(facts: &HostFacts, t: &Topology, p: &Platform) -> Option<Nvlink2Kernel> {
     if t.bridges.is_empty() && !t.gpus.iter().any(Gpu::is_nvlink2) {
         return None;
     }
@@ -218,9 +237,7 @@ fn nvlink2_kernel(root: &fsroot::Root, t: &Topology, p: &Platform) -> Option<Nvl
         // A probed PHB keeps its root bus directory (`/sys/devices/pciDDDD:00`) when its
         // functions are removed (EEH, a manual remove); an unprobed one has none.
         let domains: BTreeSet<u32> = t.bridges.iter().map(|b| b.address.domain()).collect();
-        let probed = domains
-            .iter()
-            .any(|d| root.exists(format!("/sys/devices/pci{d:04x}:00")));
+        let probed = domains.iter().any(|d| facts.probed_domains.contains(d));
         if !probed {
             return Some(Nvlink2Kernel::Unsupported { by_version: false });
         }
@@ -294,10 +311,10 @@ fn bare_bridge(address: PciAddress, on_bus: bool) -> Bridge {
     }
 }
 
-fn plain_bridge(root: &fsroot::Root, d: &Device) -> Bridge {
+fn plain_bridge(facts: &HostFacts, d: &Device) -> Bridge {
     Bridge {
         dt_path: d.of_node.clone(),
-        libvirt: nv2::libvirt_nv2_bridge(root, d.address),
+        libvirt: facts.libvirt_nv2(d.address),
         driver: d.driver.clone(),
         iommu_group: d.iommu_group,
         problems: d.errors.iter().map(ToString::to_string).collect(),
@@ -306,7 +323,7 @@ fn plain_bridge(root: &fsroot::Root, d: &Device) -> Bridge {
 }
 
 struct Joiner<'r, 't, 'a> {
-    root: &'r fsroot::Root,
+    facts: &'r HostFacts,
     pci: &'r Pci,
     tree: &'t Tree<'a>,
     names: &'r Names,
@@ -323,12 +340,12 @@ struct Joiner<'r, 't, 'a> {
 
 impl<'r, 't, 'a> Joiner<'r, 't, 'a> {
     fn new(
-        root: &'r fsroot::Root,
-        pci: &'r Pci,
+        facts: &'r HostFacts,
         tree: &'t Tree<'a>,
         names: &'r Names,
         notes: &'r mut BTreeSet<String>,
     ) -> Self {
+        let pci = &facts.pci;
         let mut by_node = HashMap::new();
         let mut node_of = HashMap::new();
         for d in &pci.devices {
@@ -349,7 +366,7 @@ impl<'r, 't, 'a> Joiner<'r, 't, 'a> {
             }
         }
         Joiner {
-            root,
+            facts,
             pci,
             tree,
             names,
@@ -442,7 +459,7 @@ impl<'r, 't, 'a> Joiner<'r, 't, 'a> {
     }
 
     fn bridge(&mut self, d: &Device) -> Bridge {
-        let mut b = plain_bridge(self.root, d);
+        let mut b = plain_bridge(self.facts, d);
         let Some(node) = self.node_of.get(&d.address).copied() else {
             if d.of_node.is_none() {
                 b.problems

@@ -43,6 +43,8 @@ use pci::PciAddress;
 pub use host::{Firmware, KernelNvlink2, KernelVersion, NumaStatus, SkibootVersion};
 pub use wiring::Wiring;
 
+use crate::facts::HostFacts;
+
 pub(crate) use join::dt_pci_address;
 
 /// PCI vendor id of NVIDIA.
@@ -351,9 +353,15 @@ pub struct Npu {
 }
 
 impl Topology {
-    /// Reads and joins the host under `root`; `names` names the GPUs.
+    /// Reads the host under `root` ([`HostFacts::read`]) and joins it; `names` names the
+    /// GPUs.
     pub fn read(root: &fsroot::Root, names: &pci::Names) -> Result<Topology, TopologyError> {
-        join::read(root, names)
+        HostFacts::read(root).map(|facts| Topology::from_facts(&facts, names))
+    }
+
+    /// Joins a host's facts, whoever read them; `names` names the GPUs. Reads no file.
+    pub fn from_facts(facts: &HostFacts, names: &pci::Names) -> Topology {
+        join::from_facts(facts, names)
     }
 
     /// Whether the host has any NVLink2 hardware: an NVLink bridge (function or device-tree

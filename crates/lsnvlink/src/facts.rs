@@ -1,0 +1,162 @@
+//! Host facts: one typed snapshot of everything the join, the audit and the renderers reason
+//! with, filled by a reader and then used without touching a file again.
+//!
+//! A [`HostFacts`] holds the PCI functions (ids, class, driver, NUMA node, IOMMU group,
+//! device-tree node), the device tree, the kernel release and host name, the memory of each
+//! NUMA node, the NVIDIA driver's `numa_status` per GPU, which PCI domains the kernel probed,
+//! and libvirt's NV2-bridge test for each function with a device-tree node. Readers fill it:
+//! [`HostFacts::read`] from a [`fsroot::Root`] (the live system, a copied root, a capture
+//! archive), [`crate::inputs::sosreport`] from a sosreport's device tree and `lspci` output.
+//! [`crate::topology::Topology::from_facts`] joins it; nothing downstream reads files.
+//!
+//! ```
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use lsnvlink::facts::HostFacts;
+//! use lsnvlink::topology::Topology;
+//!
+//! let dir = tempfile::tempdir()?;
+//! std::fs::create_dir_all(dir.path().join("sys/bus/pci/devices"))?;
+//! std::fs::create_dir_all(dir.path().join("proc/sys/kernel"))?;
+//! std::fs::write(dir.path().join("proc/sys/kernel/osrelease"), "5.10.0-21-powerpc64le\n")?;
+//! let facts = HostFacts::read(&fsroot::Root::open(dir.path())?)?;
+//! assert_eq!(facts.kernel_release.as_deref(), Some("5.10.0-21-powerpc64le"));
+//! assert!(facts.device_tree.is_none());
+//! // The join is a function of the facts alone.
+//! let topology = Topology::from_facts(&facts, &pci::Names::builtin());
+//! assert!(topology.gpus.is_empty());
+//! # Ok(()) }
+//! ```
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use pci::{Attribute, ConfigRead, Fields, Pci, PciAddress};
+
+use crate::inputs::nvidia_smi::LinkState;
+use crate::topology::TopologyError;
+use crate::topology::host::{self, NumaStatus};
+use crate::topology::nv2::{self, LibvirtCheck};
+
+/// Where the kernel says its release.
+pub const OSRELEASE: &str = "/proc/sys/kernel/osrelease";
+/// Where the kernel says the host name.
+pub const HOSTNAME: &str = "/proc/sys/kernel/hostname";
+
+/// What one host is, as far as lsnvlink needs to know: the input of the join.
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct HostFacts {
+    /// The PCI functions, sorted by address, and the notes of the walk.
+    pub pci: Pci,
+    /// The device tree, when the host has one (`None` on hosts without `/proc/device-tree`,
+    /// and when it cannot be read: [`notes`](HostFacts::notes) says why).
+    pub device_tree: Option<devtree::Tree<'static>>,
+    /// `/proc/sys/kernel/hostname`.
+    pub hostname: Option<String>,
+    /// `/proc/sys/kernel/osrelease`.
+    pub kernel_release: Option<String>,
+    /// Memory per NUMA node in bytes (`MemTotal` of `node*/meminfo`); `None` when the nodes
+    /// cannot be listed.
+    pub numa_memory: Option<BTreeMap<u32, u64>>,
+    /// The NVIDIA driver's `numa_status` per GPU address (`/proc/driver/nvidia/gpus`).
+    pub numa_status: BTreeMap<String, NumaStatus>,
+    /// PCI domains whose root bus the kernel probed (`/sys/devices/pciDDDD:00` exists): a
+    /// probed PHB keeps it when its functions are removed (EEH, a manual remove).
+    pub probed_domains: BTreeSet<u32>,
+    /// libvirt's NV2-bridge test ([`nv2::libvirt_nv2_bridge`]) for each PCI function with a
+    /// device-tree node; a function not here has none (all four properties absent).
+    pub libvirt_nv2: BTreeMap<PciAddress, LibvirtCheck>,
+    /// The NVIDIA driver's NVLink training states, when an input holds them (a sosreport's
+    /// `nvidia-smi nvlink -s`); sysfs and the device tree cannot show them.
+    pub nvlink_states: Option<NvlinkStates>,
+    /// What the reader could not read or know, in words (a device tree that cannot be read,
+    /// what a sosreport cannot tell without sysfs).
+    pub notes: Vec<String>,
+}
+
+/// NVLink training states as `nvidia-smi` numbers the GPUs.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct NvlinkStates {
+    /// Links per `nvidia-smi` GPU index (`nvidia-smi nvlink -s`).
+    pub states: BTreeMap<u32, Vec<LinkState>>,
+    /// The PCI address of each GPU index (`nvidia-smi -q`); empty when unknown, and then the
+    /// NVIDIA GPUs are taken in PCI address order, as `nvidia-smi` numbers them.
+    pub order: Vec<PciAddress>,
+}
+
+impl HostFacts {
+    /// The PCI attributes the join needs: everything but configuration space (reading it
+    /// costs config cycles on a live host; it is read only when `revision` is missing),
+    /// subsystem ids and `devspec`.
+    pub fn pci_fields() -> Fields {
+        let mut fields = Fields::all();
+        fields.config = ConfigRead::Fallback;
+        fields.subsystem = false;
+        fields.devspec = false;
+        fields
+    }
+
+    /// Reads the facts of the host under `root`. Fails only when the PCI bus cannot be
+    /// listed; anything else that cannot be read is left unknown (and said in
+    /// [`notes`](HostFacts::notes) where it matters).
+    pub fn read(root: &fsroot::Root) -> Result<HostFacts, TopologyError> {
+        let pci = Pci::read(root, &Self::pci_fields())?;
+        let mut notes = Vec::new();
+        let device_tree = match devtree::Tree::from_proc(root) {
+            Ok(tree) => Some(tree),
+            Err(devtree::DirError::Top { source, .. }) if source.is_not_found() => None,
+            Err(e) => {
+                notes.push(format!("device tree: {e}"));
+                None
+            }
+        };
+        let libvirt_nv2 = pci
+            .devices
+            .iter()
+            .filter(|d| d.of_node.is_some() || d.error(Attribute::OfNode).is_some())
+            .map(|d| (d.address, nv2::libvirt_nv2_bridge(root, d.address)))
+            .filter(|(_, check)| check.present.iter().any(|&p| p))
+            .collect();
+        Ok(HostFacts {
+            hostname: read_trimmed(root, HOSTNAME),
+            kernel_release: read_trimmed(root, OSRELEASE),
+            numa_memory: host::read_numa_memory(root),
+            numa_status: host::read_numa_status(root),
+            probed_domains: probed_domains(root),
+            libvirt_nv2,
+            device_tree,
+            pci,
+            nvlink_states: None,
+            notes,
+        })
+    }
+
+    /// libvirt's NV2-bridge test for the function at `address` (all absent when the function
+    /// has no device-tree node or is not on the bus).
+    pub fn libvirt_nv2(&self, address: PciAddress) -> LibvirtCheck {
+        self.libvirt_nv2.get(&address).copied().unwrap_or_default()
+    }
+}
+
+fn read_trimmed(root: &fsroot::Root, path: &str) -> Option<String> {
+    root.read_attr_text(path).ok().filter(|s| !s.is_empty())
+}
+
+/// The domains `D` for which `/sys/devices/pciDDDD:00` exists (a link followed, as
+/// `Root::exists` follows it).
+fn probed_domains(root: &fsroot::Root) -> BTreeSet<u32> {
+    root.read_dir("/sys/devices")
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|name| {
+            let domain = name.strip_prefix("pci")?.strip_suffix(":00")?;
+            if domain.len() < 4 || !domain.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return None;
+            }
+            let domain = u32::from_str_radix(domain, 16).ok()?;
+            // The name the join asks for is the canonical `{:04x}` form.
+            let canonical = format!("/sys/devices/pci{domain:04x}:00");
+            root.exists(&canonical).then_some(domain)
+        })
+        .collect()
+}
