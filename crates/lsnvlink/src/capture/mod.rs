@@ -3,9 +3,10 @@
 //!
 //! A capture is a [`Tree`] of directories, files and symlinks, with root-relative paths
 //! (`sys/bus/pci/devices/0004:04:00.0`), plus a [`Manifest`] stored next to them as
-//! `lsnvlink-capture.json`. [`collect`] fills a tree from a live root or a copied root
-//! directory, taking only what the [allowlist] names; [`Capture::to_tar_gz`] turns it
-//! into a `.tar.gz` that [`fsroot::Root::archive`] replays.
+//! `lsnvlink-capture.json`. With the `capture` feature (on by default), `collect` fills a
+//! tree from a live root or a copied root directory, taking only what the allowlist names,
+//! and `Capture::to_tar_gz` turns it into a `.tar.gz` that [`fsroot::Root::archive`]
+//! replays. Reading captures needs no feature ([`open_replay`]).
 //!
 //! ```
 //! use lsnvlink::capture::{Capture, Manifest, Tree};
@@ -22,20 +23,32 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+#[cfg(feature = "capture")]
 pub mod allowlist;
+#[cfg(feature = "capture")]
 mod archive;
 mod manifest;
+#[cfg(feature = "capture")]
 mod sanitize;
 mod tree;
+#[cfg(feature = "capture")]
 mod walk;
 
+#[cfg(feature = "capture")]
 pub use allowlist::{Kind, Rule};
 pub use manifest::{EntryCounts, MANIFEST_NAME, Manifest, SCHEMA_VERSION, Unreadable};
+#[cfg(feature = "capture")]
 pub use sanitize::{
     DROPPED_FILES, DROPPED_NODES, SERIAL_PROPERTIES, sanitize, scrub_config_serial,
 };
 pub use tree::{Entry, Tree};
-pub use walk::{MAX_FILE_BYTES, Options, collect};
+#[cfg(feature = "capture")]
+pub use walk::{Options, collect};
+
+/// The largest file a capture reads (a longer one is listed as unreadable), and so the
+/// largest a replay reads. A POWER9 `/proc/cpuinfo` with 176 threads is about 10 KiB; a PCI
+/// `config` at most 4 KiB.
+pub const MAX_FILE_BYTES: u64 = 4 << 20;
 
 use std::path::{Path, PathBuf};
 

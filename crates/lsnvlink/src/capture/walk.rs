@@ -5,11 +5,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::allowlist::{self, Allowlist, Kind, Rule};
 use super::manifest::{Manifest, Unreadable, rfc3339_utc};
-use super::{Capture, CaptureError, Tree, sanitize};
-
-/// The largest file a capture reads; a longer one is listed as unreadable. A POWER9
-/// `/proc/cpuinfo` with 176 threads is about 10 KiB; a PCI `config` at most 4 KiB.
-pub const MAX_FILE_BYTES: u64 = 4 << 20;
+use super::{Capture, CaptureError, MAX_FILE_BYTES, Tree, sanitize};
 
 /// How to take a capture.
 #[derive(Debug, Clone)]

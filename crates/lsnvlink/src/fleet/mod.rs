@@ -1,5 +1,5 @@
 //! Many hosts at once: each capture archive or copied root is read, joined and audited in
-//! parallel (rayon), reduced to a [`Host`] line, and compared with the majority of the fleet.
+//! parallel (rayon, with the `parallel` feature), reduced to a [`Host`] line, and compared with the majority of the fleet.
 //!
 //! A host "differs from the majority" when its [`Shape`] (model, GPU and link counts, wiring,
 //! the set of finding codes) is not the most common shape. There is a majority only when one
@@ -22,6 +22,7 @@ mod render;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
+#[cfg(feature = "parallel")]
 use rayon::prelude::*;
 
 use crate::audit::{Report, Severity};
@@ -208,9 +209,13 @@ pub struct Fleet {
 }
 
 impl Fleet {
-    /// Reads every input in parallel on rayon's global pool.
+    /// Reads every input: in parallel on rayon's current pool with the `parallel` feature,
+    /// else one after another.
     pub fn read(inputs: &[PathBuf]) -> Fleet {
+        #[cfg(feature = "parallel")]
         let hosts: Vec<Host> = inputs.par_iter().map(|p| Host::read(p)).collect();
+        #[cfg(not(feature = "parallel"))]
+        let hosts: Vec<Host> = inputs.iter().map(|p| Host::read(p)).collect();
         Fleet::from_hosts(hosts)
     }
 
