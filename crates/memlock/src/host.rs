@@ -60,7 +60,7 @@ pub struct AtsdRegister {
     /// The register's host address: `ibm,mmio-atsd[link index]` of the NPU PHB.
     pub address: u64,
     /// True when it is register 0 of the NPU, the fallback the kernel takes from Linux 5.7
-    /// when the link has none of its own ("Using fallback ibm,mmio-atsd[0] for ATSD.",
+    /// when the link has none of its own ("Using fallback `ibm,mmio-atsd[0]` for ATSD.",
     /// `vfio_pci_nvlink2.c`).
     pub fallback: bool,
 }

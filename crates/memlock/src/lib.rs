@@ -47,14 +47,15 @@ pub mod version;
 
 use std::collections::BTreeSet;
 
-use pci::PciAddress;
-
 use formula::{Computation, Inputs, Path};
 pub use host::{
     AtsdRegister, GpuRam, GroupProblem, Host, NoHost, Nvlink2Bridge, Nvlink2Device, Nvlink2Gpu,
     Nvlink2Passthrough,
 };
 use version::Release;
+
+/// The PCI address type of [`PciHostdev`] and [`Host`] (`DDDD:BB:DD.F`), from the `pci` crate.
+pub use pci::PciAddress;
 
 /// Everything that can stop a budget.
 #[derive(Debug, thiserror::Error)]
