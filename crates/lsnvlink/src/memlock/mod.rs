@@ -21,7 +21,6 @@ pub mod running;
 pub use lsnvlink_memlock::*;
 
 use devtree::nvlink::names::IBM_MMIO_ATSD;
-use pci::PciAddress;
 
 use crate::topology::nv2::libvirt_nv2_bridge;
 use crate::topology::{Nvlink2Kernel, Topology};
