@@ -68,7 +68,7 @@ pub struct AtsdRegister {
 /// Whether the host kernel can pass NVLink2 GPUs through with their memory and links.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub enum Nvlink2Passthrough {
-    /// Unknown, or it can (Linux 5.0 to 5.12, or a backport): nothing to warn about.
+    /// Not known (no topology read, or the kernel could not be told): nothing to warn about.
     #[default]
     Unknown,
     /// It can: vfio has the NVLink2 subdriver (Linux 5.0 to 5.12, or a backport).

@@ -9,7 +9,7 @@
 //! of the chosen release ([`version`]) and the arithmetic ([`formula`]). [`layout`] previews
 //! where QEMU puts each assigned GPU's RAM and ATSD window in the guest, from the NVLink2 facts
 //! the [`Host`] gives; [`render`] writes text or JSON (feature `json`, on by default);
-//! [`running`] reads what a running guest's QEMU really has. The crate reads no file.
+//! [`running`] parses the limit a running guest's QEMU really has. The crate reads no file.
 //!
 //! ```
 //! use lsnvlink_memlock::{budget, formula::Branch, version::Release, Guest, NoHost};
@@ -266,7 +266,8 @@ pub struct Budget {
     pub generic_factor: Option<u64>,
     /// The numbers.
     pub computation: Computation,
-    /// Where QEMU puts the assigned GPUs' RAM and ATSD windows.
+    /// Where QEMU puts the assigned GPUs' RAM and ATSD windows; `None` when no assigned device
+    /// is an NVLink2 GPU or bridge as far as the host tells ([`Host::nvlink2_device`]).
     pub layout: Option<layout::Layout>,
     /// What the reader should know.
     pub warnings: Vec<String>,
