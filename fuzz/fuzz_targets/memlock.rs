@@ -15,7 +15,7 @@ fuzz_target!(|data: &[u8]| {
             Release::Version(5, 2, 0),
             Release::Version(3, 1, 0),
         ] {
-            if let Ok(b) = budget(guest.clone(), release, &NoHost, None) {
+            if let Ok(b) = budget(guest.clone(), release, &NoHost) {
                 let _ = (render::text(&b), render::json(&b));
             }
         }

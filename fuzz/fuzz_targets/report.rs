@@ -11,7 +11,7 @@ use lsnvlink::audit::Report;
 use lsnvlink::fleet::{self, Fleet, Host};
 use lsnvlink::memlock::domain::parse_domain_bytes;
 use lsnvlink::memlock::version::Release;
-use lsnvlink::memlock::{budget, render as memlock_render};
+use lsnvlink::memlock::{RootHost, budget, render as memlock_render};
 use lsnvlink::render::{dot, prom, report as render};
 
 /// A guest of 64 GiB with every GPU and NVLink bridge of the host as a hostdev.
@@ -54,7 +54,11 @@ fuzz_target!(|data: &[u8]| {
     let fleet = Fleet::from_hosts(vec![host.clone(), host]);
     let _ = (fleet::text(&fleet), fleet::json_lines(&fleet));
     if let Ok(guest) = parse_domain_bytes(guest_xml(&report).as_bytes()) {
-        if let Ok(b) = budget(guest, Release::Newest, &root, Some(&report.topology)) {
+        if let Ok(b) = budget(
+            guest,
+            Release::Newest,
+            &RootHost::new(&root, Some(&report.topology)),
+        ) {
             let _ = (memlock_render::text(&b), memlock_render::json(&b));
         }
     }

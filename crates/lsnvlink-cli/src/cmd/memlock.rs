@@ -10,7 +10,7 @@ use anyhow::Context;
 use lsnvlink::memlock::domain::{MAX_DOMAIN_XML_BYTES, parse_domain_bytes};
 use lsnvlink::memlock::size::{kib_ceil, parse_size};
 use lsnvlink::memlock::version::Release;
-use lsnvlink::memlock::{Guest, PciHostdev, Phb, budget, render};
+use lsnvlink::memlock::{Guest, PciHostdev, Phb, RootHost, budget, render};
 use lsnvlink::topology::Topology;
 use pci::{Names, PciAddress};
 
@@ -206,7 +206,8 @@ pub fn run(args: &MemlockArgs) -> anyhow::Result<ExitCode> {
             }
         }
     };
-    let mut result = budget(guest, args.libvirt, &root, topology.as_ref())?;
+    let host = RootHost::new(&root, topology.as_ref());
+    let mut result = budget(guest, args.libvirt, &host)?;
     result.warnings.extend(topology_problem);
     let text = match args.format {
         MemlockFormat::Text => render::text(&result),
@@ -226,12 +227,12 @@ fn run_running(args: &MemlockArgs) -> anyhow::Result<ExitCode> {
     let root = args.source.open()?;
     let guests = read_running(&root);
     let topology = Topology::read(&root, &Names::builtin()).ok();
+    let host = RootHost::new(&root, topology.as_ref());
     let mut rows = Vec::new();
     let mut below = false;
     for g in &guests {
         let result = match &g.guest {
-            Ok(guest) => budget(guest.clone(), args.libvirt, &root, topology.as_ref())
-                .map_err(|e| e.to_string()),
+            Ok(guest) => budget(guest.clone(), args.libvirt, &host).map_err(|e| e.to_string()),
             Err(e) => Err(e.clone()),
         };
         let need = result.as_ref().ok().map(|b| b.computation.limit_bytes());

@@ -10,9 +10,9 @@ use anyhow::Context;
 use clap::ValueEnum as _;
 use lsnvlink::audit::Report;
 use lsnvlink::inputs::{hwloc, sosreport};
-use lsnvlink::memlock::budget;
 use lsnvlink::memlock::domain::{MAX_DOMAIN_XML_BYTES, parse_domain_bytes};
 use lsnvlink::memlock::version::Release;
+use lsnvlink::memlock::{RootHost, budget};
 use lsnvlink::render::prom::MemlockNeed;
 use lsnvlink::render::report as render;
 use lsnvlink::topology::{Topology, VENDOR_NVIDIA};
@@ -105,6 +105,7 @@ fn memlock_needs(
     root: &fsroot::Root,
     topology: &Topology,
 ) -> anyhow::Result<Vec<MemlockNeed>> {
+    let host = RootHost::new(root, Some(topology));
     let mut needs = Vec::new();
     for path in domains {
         let bytes = super::read_input(path, MAX_DOMAIN_XML_BYTES as u64)?;
@@ -115,7 +116,7 @@ fn memlock_needs(
                 .unwrap_or_default()
         });
         let hard_limit_bytes = guest.hard_limit_kib.and_then(|k| k.checked_mul(1024));
-        let b = budget(guest, Release::Newest, root, Some(topology))
+        let b = budget(guest, Release::Newest, &host)
             .with_context(|| format!("memlock of {}", path.display()))?;
         needs.push(MemlockNeed {
             guest: name,

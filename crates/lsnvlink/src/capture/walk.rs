@@ -5,7 +5,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::allowlist::{self, Allowlist, Kind, Rule};
 use super::manifest::{Manifest, Unreadable, rfc3339_utc};
-use super::{Capture, CaptureError, MAX_FILE_BYTES, Tree, sanitize};
+use super::{Capture, CaptureError, Tree, sanitize};
 
 /// How to take a capture.
 #[derive(Debug, Clone)]
@@ -39,7 +39,7 @@ impl Default for Options {
 /// end of file; their size on `stat` is not used); device nodes, FIFOs and sockets are never
 /// opened. A file or directory that cannot be read is left out and listed in the manifest's
 /// `unreadable`. The walk is bounded by [`crate::limits::replay`] (what a replay would
-/// accept: files of [`MAX_FILE_BYTES`], bytes and entries in all). Fails only when `root`
+/// accept: files of [`MAX_FILE_BYTES`](super::MAX_FILE_BYTES), bytes and entries in all). Fails only when `root`
 /// itself cannot be read.
 pub fn collect(root: &Path, options: &Options) -> Result<Capture, CaptureError> {
     let list = Allowlist::new(&options.rules)?;
@@ -219,7 +219,7 @@ mod tests {
         std::fs::create_dir_all(root.join("sys/bus/pci/devices")).unwrap();
         std::fs::create_dir_all(root.join("sys/devices/pci0000:00/0000:00:01.0/power")).unwrap();
         std::fs::create_dir_all(root.join("outside")).unwrap();
-        let big = vec![b'x'; usize::try_from(MAX_FILE_BYTES).unwrap() + 1];
+        let big = vec![b'x'; usize::try_from(super::super::MAX_FILE_BYTES).unwrap() + 1];
         std::fs::write(root.join("proc/cpuinfo"), big).unwrap();
         std::fs::write(root.join("proc/sys/kernel/osrelease"), "5.10.0\n").unwrap();
         std::fs::write(root.join("outside/secret"), "no").unwrap();

@@ -1,90 +1,11 @@
-//! Running libvirt guests against the limit their QEMU really has: libvirt keeps each running
-//! guest's live XML as `/run/libvirt/qemu/NAME.xml` (a `<domstatus pid='…'>` wrapping the
-//! `<domain>`), and the limit the QEMU process runs with is "Max locked memory" in
-//! `/proc/PID/limits` (libvirt memlock reference §7.1). A guest whose QEMU has less than
-//! libvirt's formula gives fails to map its memory for DMA when a device is hot-plugged or the
-//! guest grows.
+//! Running libvirt guests read from a root: each one's live XML
+//! (`/run/libvirt/qemu/NAME.xml`) and the RLIMIT_MEMLOCK its QEMU runs with
+//! (`/proc/PID/limits`), parsed by [`lsnvlink_memlock::running`] (re-exported here whole).
 
-use std::fmt;
+pub use lsnvlink_memlock::running::*;
 
-use roxmltree::{Document, ParsingOptions};
-
-use super::Guest;
-use super::domain::{MAX_DOMAIN_XML_BYTES, parse_domain_bytes};
-
-/// Where libvirt's QEMU driver keeps the status XML of running guests.
-pub const STATUS_DIR: &str = "/run/libvirt/qemu";
-
-/// One side of a resource limit.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Limit {
-    /// `unlimited`.
-    Unlimited,
-    /// A number of bytes.
-    Bytes(u64),
-}
-
-impl Limit {
-    /// Whether this limit allows locking `need` bytes (`None`: no limit needed).
-    pub fn covers(self, need: Option<u64>) -> bool {
-        match (self, need) {
-            (Limit::Unlimited, _) => true,
-            (Limit::Bytes(_), None) => false,
-            (Limit::Bytes(have), Some(need)) => have >= need,
-        }
-    }
-}
-
-impl fmt::Display for Limit {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Limit::Unlimited => f.write_str("unlimited"),
-            Limit::Bytes(b) => write!(f, "{b} bytes"),
-        }
-    }
-}
-
-/// RLIMIT_MEMLOCK of a process, as `/proc/PID/limits` shows it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct LockLimits {
-    /// The soft limit: what locking is checked against.
-    pub soft: Limit,
-    /// The hard limit.
-    pub hard: Limit,
-}
-
-fn limit_value(word: &str) -> Option<Limit> {
-    if word == "unlimited" {
-        Some(Limit::Unlimited)
-    } else {
-        word.parse().ok().map(Limit::Bytes)
-    }
-}
-
-/// The "Max locked memory" line of `/proc/PID/limits`
-/// (`Max locked memory  65536  65536  bytes`; the kernel's `fs/proc/base.c` `proc_pid_limits`).
-pub fn parse_limits(text: &str) -> Option<LockLimits> {
-    let line = text.lines().find(|l| l.starts_with("Max locked memory"))?;
-    let mut words = line.get("Max locked memory".len()..)?.split_whitespace();
-    let soft = limit_value(words.next()?)?;
-    let hard = limit_value(words.next()?)?;
-    Some(LockLimits { soft, hard })
-}
-
-/// The `pid` of a status XML's `<domstatus>`.
-pub fn status_pid(bytes: &[u8]) -> Option<u32> {
-    let text = std::str::from_utf8(bytes).ok()?;
-    let options = ParsingOptions {
-        allow_dtd: false,
-        nodes_limit: super::domain::MAX_NODES,
-        ..ParsingOptions::default()
-    };
-    let doc = Document::parse_with_options(text, options).ok()?;
-    let top = doc.root_element();
-    top.has_tag_name("domstatus")
-        .then(|| top.attribute("pid")?.parse().ok())
-        .flatten()
-}
+use lsnvlink_memlock::Guest;
+use lsnvlink_memlock::domain::{MAX_DOMAIN_XML_BYTES, parse_domain_bytes};
 
 /// One running guest, as far as it could be read.
 #[derive(Debug, Clone)]
@@ -151,48 +72,42 @@ mod tests {
     use super::*;
 
     #[test]
-    fn limits_lines() {
-        let text = "Limit                     Soft Limit           Hard Limit           Units     \n\
-                    Max cpu time              unlimited            unlimited            seconds   \n\
-                    Max locked memory         69411536896          69411536896          bytes     \n";
+    fn guests_from_status_files_and_proc_limits() {
+        let dir = tempfile::tempdir().unwrap();
+        let status = dir.path().join("run/libvirt/qemu");
+        std::fs::create_dir_all(&status).unwrap();
+        std::fs::create_dir_all(dir.path().join("proc/4242")).unwrap();
+        std::fs::write(
+            status.join("b.xml"),
+            "<domstatus state='running' pid='4242'><domain type='kvm'><memory>1048576</memory>\
+             <os><type arch='ppc64le' machine='pseries'>hvm</type></os></domain></domstatus>",
+        )
+        .unwrap();
+        std::fs::write(status.join("a.xml"), "<domain type='kvm'/>").unwrap();
+        std::fs::write(status.join("a.xml.lock"), "").unwrap();
+        std::fs::write(
+            dir.path().join("proc/4242/limits"),
+            "Max locked memory         65536                unlimited            bytes\n",
+        )
+        .unwrap();
+        let root = fsroot::Root::dir(dir.path()).unwrap();
+        let guests = read_running(&root);
+        let names: Vec<&str> = guests.iter().map(|g| g.name.as_str()).collect();
+        assert_eq!(names, ["a", "b"]);
+        let (a, b) = (&guests[0], &guests[1]);
+        assert_eq!(a.pid, None);
+        assert!(a.guest.is_err());
+        assert_eq!(a.limits, Err("no pid in <domstatus>".to_owned()));
+        assert_eq!(b.pid, Some(4242));
+        assert_eq!(b.status_path, "/run/libvirt/qemu/b.xml");
+        assert_eq!(b.guest.as_ref().map(|g| g.memory_kib), Ok(1_048_576));
         assert_eq!(
-            parse_limits(text),
-            Some(LockLimits {
-                soft: Limit::Bytes(69_411_536_896),
-                hard: Limit::Bytes(69_411_536_896)
+            b.limits,
+            Ok(LockLimits {
+                soft: Limit::Bytes(65_536),
+                hard: Limit::Unlimited
             })
         );
-        let unlimited =
-            "Max locked memory         unlimited            unlimited            bytes\n";
-        assert_eq!(parse_limits(unlimited).unwrap().soft, Limit::Unlimited);
-        assert_eq!(parse_limits("Max locked memory  x y bytes"), None);
-        assert_eq!(parse_limits(""), None);
-    }
-
-    #[test]
-    fn cover() {
-        assert!(Limit::Unlimited.covers(Some(5)));
-        assert!(Limit::Unlimited.covers(None));
-        assert!(Limit::Bytes(5).covers(Some(5)));
-        assert!(!Limit::Bytes(4).covers(Some(5)));
-        assert!(!Limit::Bytes(u64::MAX).covers(None));
-    }
-
-    #[test]
-    fn pid_of_a_status_xml() {
-        assert_eq!(
-            status_pid(b"<domstatus state='running' pid='4242'><domain type='kvm'/></domstatus>"),
-            Some(4242)
-        );
-        assert_eq!(status_pid(b"<domain type='kvm'/>"), None);
-        assert_eq!(status_pid(b"<domstatus pid='x'/>"), None);
-    }
-
-    proptest::proptest! {
-        #[test]
-        fn limits_never_panic(text in "\\PC{0,120}") {
-            let _ = parse_limits(&text);
-            let _ = status_pid(text.as_bytes());
-        }
+        assert!(read_running(&fsroot::Root::dir(dir.path().join("proc")).unwrap()).is_empty());
     }
 }

@@ -8,13 +8,13 @@
 //! piece of RAM window as large as its host RAM region (the host memory node's `reg` size:
 //! 128 GiB on an AC922), each bridge the next 64 KiB of ATSD window (one 64 KiB page); GPU
 //! and links pair by equal `ibm,device-tgt-addr`. Device order is taken to be document
-//! order (libvirt hands out slots in that order).
+//! order (libvirt hands out slots in that order). What each assigned device is on the host
+//! (GPU RAM region, bridge target address and ATSD register) comes from
+//! [`Host::nvlink2_device`].
 
 use pci::PciAddress;
 
-use super::{Guest, HostdevInfo, PhbPlacement};
-use crate::topology::Topology;
-use devtree::nvlink::names::IBM_MMIO_ATSD;
+use super::{Guest, Host, HostdevInfo, Nvlink2Device, PhbPlacement};
 
 /// `SPAPR_PCI_NV2RAM64_WIN_BASE`: 64 TiB.
 pub const RAM_WINDOW_BASE: u64 = 0x4000_0000_0000;
@@ -97,18 +97,19 @@ fn pre_4_1_machine(machine: Option<&str>) -> bool {
 }
 
 /// The layout of the NVLink2 GPUs and bridges among `hostdevs`, or `None` when none is
-/// assigned. `phbs` is the placement [`super::budget`] made (empty: everything on vPHB 0).
+/// assigned (or `host` knows of none: [`Host::nvlink2_device`]). `phbs` is the placement
+/// [`super::budget`] made (empty: everything on vPHB 0).
 pub fn preview(
     guest: &Guest,
     hostdevs: &[HostdevInfo],
     phbs: &[PhbPlacement],
-    topology: &Topology,
+    host: &dyn Host,
 ) -> Option<Layout> {
-    let nvlink2 = |h: &&HostdevInfo| {
-        topology.gpu(h.address).is_some_and(|g| g.is_nvlink2())
-            || topology.bridge(h.address).is_some()
-    };
-    if !hostdevs.iter().any(|h| nvlink2(&h)) {
+    let devices: Vec<(&HostdevInfo, Nvlink2Device)> = hostdevs
+        .iter()
+        .filter_map(|h| Some((h, host.nvlink2_device(h.address)?)))
+        .collect();
+    if devices.is_empty() {
         return None;
     }
     let mut layout = Layout::default();
@@ -123,11 +124,7 @@ pub fn preview(
         let bus = bus.unwrap_or(0);
         phbs.iter().find(|p| p.index == bus).map_or(bus, |p| p.vphb)
     };
-    let mut indices: Vec<u32> = hostdevs
-        .iter()
-        .filter(nvlink2)
-        .map(|h| vphb_of(h.guest_bus))
-        .collect();
+    let mut indices: Vec<u32> = devices.iter().map(|(h, _)| vphb_of(h.guest_bus)).collect();
     indices.sort_unstable();
     indices.dedup();
     let mut numa = guest.numa_nodes.max(1);
@@ -155,49 +152,51 @@ pub fn preview(
         let mut atsd_next = atsd_window;
         let mut tgts = Vec::new();
         let mut bridges = Vec::new();
-        for h in hostdevs.iter().filter(|h| vphb_of(h.guest_bus) == vphb) {
-            if let Some(gpu) = topology.gpu(h.address).filter(|g| g.is_nvlink2()) {
-                match (&gpu.memory, gpu.vfio.is_empty()) {
-                    (Some(Ok(mem)), true) => {
+        for (h, device) in devices.iter().filter(|(h, _)| vphb_of(h.guest_bus) == vphb) {
+            match device {
+                Nvlink2Device::Gpu(gpu) => match gpu.ram {
+                    Some(ram) => {
                         v.gpus.push(GpuPlacement {
-                            address: gpu.address,
+                            address: h.address,
                             gpa: ram_next,
-                            size: mem.size,
+                            size: ram.size,
                             numa_node: numa,
                             links: Vec::new(),
                         });
-                        tgts.push(mem.tgt_addr);
-                        ram_next = ram_next.saturating_add(mem.size);
+                        tgts.push(ram.tgt_addr);
+                        ram_next = ram_next.saturating_add(ram.size);
                         numa = numa.saturating_add(1);
                     }
-                    _ => layout.notes.push(format!(
+                    None => layout.notes.push(format!(
                         "{}: the host's vfio gives no GPU RAM region, so the guest gets none",
-                        gpu.address
+                        h.address
                     )),
-                }
-            } else if let Some(bridge) = topology.bridge(h.address) {
-                if bridge.vfio.iter().any(|p| p.property != IBM_MMIO_ATSD) {
-                    layout.notes.push(format!(
-                        "{}: the host's vfio refuses this NVLink bridge, QEMU sees no link",
-                        bridge.address
-                    ));
-                    continue;
-                }
-                bridges.push((bridge.address, bridge.tgt_addr));
-                if let Some((host_register, fallback)) = topology.effective_atsd(bridge) {
-                    v.atsd.push(AtsdPlacement {
-                        bridge: bridge.address,
-                        gpa: atsd_next,
-                        host_register,
-                        fallback,
-                    });
-                    atsd_next = atsd_next.saturating_add(ATSD_REGION_SIZE);
-                } else {
-                    layout.notes.push(format!(
-                        "{}: no ATSD register for its link on the host (ibm,mmio-atsd), and the \
-                         host kernel has no fallback to register 0 (Linux 5.7+): no ATSD window",
-                        bridge.address
-                    ));
+                },
+                Nvlink2Device::Bridge(bridge) => {
+                    if bridge.vfio_refuses {
+                        layout.notes.push(format!(
+                            "{}: the host's vfio refuses this NVLink bridge, QEMU sees no link",
+                            h.address
+                        ));
+                        continue;
+                    }
+                    bridges.push((h.address, bridge.tgt_addr));
+                    if let Some(atsd) = bridge.atsd {
+                        v.atsd.push(AtsdPlacement {
+                            bridge: h.address,
+                            gpa: atsd_next,
+                            host_register: atsd.address,
+                            fallback: atsd.fallback,
+                        });
+                        atsd_next = atsd_next.saturating_add(ATSD_REGION_SIZE);
+                    } else {
+                        layout.notes.push(format!(
+                            "{}: no ATSD register for its link on the host (ibm,mmio-atsd), and \
+                             the host kernel has no fallback to register 0 (Linux 5.7+): no \
+                             ATSD window",
+                            h.address
+                        ));
+                    }
                 }
             }
         }

@@ -3,14 +3,14 @@
 //! bytes to KiB rounded up as libvirt stores them.
 //!
 //! ```
-//! use lsnvlink::memlock::size::{kib_ceil, parse_size};
+//! use lsnvlink_memlock::size::{kib_ceil, parse_size};
 //!
 //! assert_eq!(parse_size("64GiB")?, 64 << 30);
 //! assert_eq!(parse_size("2 T")?, 2 << 40);
 //! assert_eq!(parse_size("1000")?, 1000);
 //! assert_eq!(kib_ceil(1000), 1);
 //! assert!(parse_size("64GB").is_err()); // decimal or binary? say which
-//! # Ok::<(), lsnvlink::memlock::size::SizeError>(())
+//! # Ok::<(), lsnvlink_memlock::size::SizeError>(())
 //! ```
 
 /// Bytes in a KiB.

@@ -3,13 +3,13 @@
 //! upstream libvirt's).
 //!
 //! ```
-//! use lsnvlink::memlock::version::Release;
+//! use lsnvlink_memlock::version::Release;
 //!
 //! let old: Release = "5.2.0".parse()?;
 //! assert!(!old.rules().nvlink2);
 //! assert!("5.3".parse::<Release>()?.rules().nvlink2);
 //! assert!(Release::Newest.rules().any_pci_hostdev);
-//! # Ok::<(), lsnvlink::memlock::version::VersionError>(())
+//! # Ok::<(), lsnvlink_memlock::version::VersionError>(())
 //! ```
 
 use std::fmt;

@@ -4,7 +4,7 @@
 //! panic.
 //!
 //! ```
-//! use lsnvlink::memlock::domain::parse_domain;
+//! use lsnvlink_memlock::domain::parse_domain;
 //!
 //! let guest = parse_domain(r#"<domain type='kvm'>
 //!   <memory unit='GiB'>64</memory>
@@ -18,7 +18,7 @@
 //! assert_eq!(guest.memory_kib, 67_108_864);
 //! assert_eq!(guest.pci_hostdevs.len(), 1);
 //! assert!(guest.is_ppc64_kvm());
-//! # Ok::<(), lsnvlink::memlock::domain::DomainError>(())
+//! # Ok::<(), lsnvlink_memlock::domain::DomainError>(())
 //! ```
 
 use pci::PciAddress;

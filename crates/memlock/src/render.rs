@@ -1,7 +1,9 @@
-//! Text and JSON of a [`Budget`]. Renderers never read files.
+//! Text and JSON of a [`Budget`]. Renderers never read files. The JSON renderer is behind the
+//! `json` feature (on by default).
 
 use std::fmt::Write as _;
 
+#[cfg(feature = "json")]
 use serde_json::{Value, json};
 
 use super::formula::{Limit, Passthrough, Terms};
@@ -34,10 +36,11 @@ fn plural(n: u64, one: &str) -> String {
 
 /// The budget as text: the guest, its PHBs and devices, each term, the limit, the layout.
 ///
-/// Control characters from the host (in names, paths, messages) are shown as escapes
-/// ([`crate::render::escape`]).
+/// Control characters from the guest or the host (in names, paths, messages) are shown as
+/// escapes (`\x1b`, `\n`): each line is written escaped, and the whole text keeps only its
+/// own line feeds and tabs.
 pub fn text(b: &Budget) -> String {
-    crate::render::escape::terminal_safe(text_raw(b))
+    crate::escape::terminal_safe(text_raw(b))
 }
 
 fn text_raw(b: &Budget) -> String {
@@ -307,6 +310,7 @@ pub fn hard_limit_xml(b: &Budget) -> Option<String> {
 }
 
 /// The budget as JSON (sorted keys, a trailing newline).
+#[cfg(feature = "json")]
 pub fn json(b: &Budget) -> String {
     let c = &b.computation;
     let g = &b.guest;

@@ -3,7 +3,7 @@
 //! step checked (libvirt `src/qemu/qemu_domain.c`; the NVLink2 branch is `1a922648f6`).
 //!
 //! ```
-//! use lsnvlink::memlock::formula::{compute, Branch, Inputs, Path};
+//! use lsnvlink_memlock::formula::{compute, Branch, Inputs, Path};
 //!
 //! // The reference's example (i): 64 GiB, one PHB, an NVLink2 bridge assigned.
 //! let inputs = Inputs {
@@ -14,7 +14,7 @@
 //! let result = compute(&inputs)?;
 //! assert_eq!(result.branch, Branch::Nvlink2);
 //! assert_eq!(result.limit_bytes(), Some(344_155_226_112));
-//! # Ok::<(), lsnvlink::memlock::formula::FormulaError>(())
+//! # Ok::<(), lsnvlink_memlock::formula::FormulaError>(())
 //! ```
 
 use std::collections::BTreeMap;
