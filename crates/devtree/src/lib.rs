@@ -16,8 +16,12 @@
 //!   still read.
 //! - Names that break dtc's naming rules, duplicate and malformed phandles are
 //!   [`Tree::problems`], not errors.
-//! - Typed accessors ([`Node::u32`], [`Node::reg`], [`Node::nvlink_bridges`], …) return a
-//!   [`PropError`] on a missing property or a wrong length. Nothing here panics on any input.
+//! - Typed accessors of the generic model ([`Node::u32`], [`Node::reg`], [`Node::follow`],
+//!   [`Node::strings`], …) return a [`PropError`] on a missing property or a wrong length.
+//!   Nothing here panics on any input.
+//! - The POWER9 NVLink2 properties and walks (GPU → NVLink bridges → links → NPU PHB, GPU
+//!   memory, ATSD registers, `ibm,chip-id`, `ibm,associativity`) are an extension:
+//!   [`power9::Power9Node`], a trait implemented for [`Node`].
 //!
 //! ```
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -34,7 +38,8 @@
 //! # std::fs::write(bridge.join("ibm,nvlink-speed"), 8u32.to_be_bytes())?;
 //! # std::fs::create_dir_all(dir.path().join("proc"))?;
 //! # std::os::unix::fs::symlink("/sys/firmware/devicetree/base", dir.path().join("proc/device-tree"))?;
-//! use devtree::{NvlinkSpeed, Tree};
+//! use devtree::Tree;
+//! use devtree::power9::{NvlinkSpeed, Power9Node as _};
 //!
 //! let root = fsroot::Root::open(dir.path())?; // or fsroot::Root::live()
 //! let tree = Tree::from_proc(&root)?;
@@ -58,7 +63,7 @@ mod dir;
 pub mod dts;
 mod error;
 mod names;
-pub mod nvlink;
+pub mod power9;
 mod prop;
 mod tree;
 
@@ -69,7 +74,11 @@ pub use dir::PROC_DEVICE_TREE;
 pub use error::{
     BlobError, BlobProblem, Block, DirError, EntryError, Problem, PropError, PropProblem,
 };
-pub use nvlink::{Associativity, NvlinkSpeed};
+/// The former name of [`power9`] (`devtree::nvlink::names::…` still compiles).
+#[doc(hidden)]
+pub use power9 as nvlink;
+/// The POWER9 types at the crate root, where they were before [`power9`] held them.
+pub use power9::{Associativity, NvlinkSpeed};
 pub use prop::{Property, RegEntry, ValueKind, decode};
 pub use tree::{Header, Node, NodeId, Phandle, Reservation, Tree};
 
