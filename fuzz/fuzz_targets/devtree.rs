@@ -4,6 +4,7 @@
 #![no_main]
 
 use devtree::Tree;
+use devtree::power9::Power9Node;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -49,8 +49,8 @@ pub fn works(program: &str, args: &[&str]) -> bool {
         .is_ok_and(|s| s.success())
 }
 
-/// Whether the Rust target is installed (asks rustup; without rustup, the sysroot).
-fn target_installed() -> bool {
+/// Whether the Rust target `target` is installed (asks rustup; without rustup, the sysroot).
+pub fn target_installed(target: &str) -> bool {
     let listed = Command::new("rustup")
         .args(["target", "list", "--installed"])
         .output()
@@ -59,7 +59,7 @@ fn target_installed() -> bool {
         .map(|o| {
             String::from_utf8_lossy(&o.stdout)
                 .lines()
-                .any(|l| l.trim() == TARGET)
+                .any(|l| l.trim() == target)
         });
     match listed {
         Some(found) => found,
@@ -71,7 +71,7 @@ fn target_installed() -> bool {
             .is_some_and(|sysroot| {
                 Path::new(&sysroot)
                     .join("lib/rustlib")
-                    .join(TARGET)
+                    .join(target)
                     .is_dir()
             }),
     }
@@ -104,7 +104,7 @@ fn missing_toolchain() -> Vec<String> {
 /// when it can be; the cross linker; the target's static C library), in words.
 pub fn missing_cross_build() -> Vec<String> {
     let mut missing = Vec::new();
-    if !target_installed() {
+    if !target_installed(TARGET) {
         eprintln!("$ rustup target add {TARGET}");
         let added = Command::new("rustup")
             .args(["target", "add", TARGET])

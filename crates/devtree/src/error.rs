@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::io;
+#[cfg(feature = "dir")]
 use std::path::PathBuf;
 
 /// A flattened blob is not well-formed: where (byte offset from the start of the blob) and what
@@ -243,7 +244,8 @@ pub enum PropProblem {
     Encoding(String),
 }
 
-/// Reading the directory form failed before any node could be read.
+/// Reading the directory form failed before any node could be read (feature `dir`).
+#[cfg(feature = "dir")]
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum DirError {

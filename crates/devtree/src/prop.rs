@@ -341,7 +341,7 @@ mod tests {
             let _ = decode::strings(&bytes);
             let _ = decode::cells(&bytes);
             let _ = decode::u64s(&bytes);
-            let _ = crate::nvlink::Associativity::decode(&bytes);
+            let _ = crate::power9::Associativity::decode(&bytes);
             let _ = ValueKind::guess(&bytes);
         }
     }

@@ -90,7 +90,7 @@ pub(crate) struct NodeData<'a> {
 }
 
 /// A device tree read from a flattened blob ([`Tree::from_blob`]) or from the directory form
-/// ([`Tree::from_root`]). Names and values of a blob's tree borrow from the blob (`'a`).
+/// (`Tree::from_root`, feature `dir`). Names and values of a blob's tree borrow from the blob (`'a`).
 #[derive(Debug, Clone)]
 pub struct Tree<'a> {
     pub(crate) nodes: Vec<NodeData<'a>>,

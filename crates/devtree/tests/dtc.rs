@@ -88,6 +88,7 @@ fn strings_with_escapes_and_byte_values() {
     assert_same_as_dtc("escapes", &f.build());
 }
 
+#[cfg(feature = "dir")]
 #[test]
 fn directory_form_matches_dtc_fs() {
     let blob = std::fs::read(testdata("pseries.dtb")).unwrap();

@@ -12,7 +12,8 @@
 mod common;
 
 use common::*;
-use devtree::{NvlinkSpeed, Phandle, PropProblem, RegEntry, Tree};
+use devtree::power9::{NvlinkSpeed, Power9Node};
+use devtree::{Phandle, PropProblem, RegEntry, Tree};
 
 fn u64c(v: u64) -> Vec<u8> {
     v.to_be_bytes().to_vec()

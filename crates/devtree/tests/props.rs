@@ -12,6 +12,7 @@ mod common;
 
 use common::*;
 use devtree::Tree;
+use devtree::power9::Power9Node;
 use proptest::prelude::*;
 
 /// A random tree as builder items: nested nodes with random properties.

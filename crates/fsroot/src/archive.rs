@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 use std::io::{self, BufRead};
 
+use crate::errno::Errno;
 use crate::error::{ArchiveProblem, OpenError};
 use crate::resolve::{self, Budget, Lookup};
 use crate::tar::{self, TarEntry, TarKind};
@@ -310,8 +311,8 @@ impl ArchiveTree {
         let found = resolve::resolve(self, path, true, budget)?;
         match self.node(found.node)? {
             Node::File(data) => Ok(data),
-            Node::Dir(_) => Err(rustix::io::Errno::ISDIR.into()),
-            Node::Symlink(_) => Err(rustix::io::Errno::LOOP.into()),
+            Node::Dir(_) => Err(Errno::IsDir.into()),
+            Node::Symlink(_) => Err(Errno::Loop.into()),
         }
     }
 
@@ -320,7 +321,7 @@ impl ArchiveTree {
         let found = resolve::resolve(self, path, true, budget)?;
         match self.node(found.node)? {
             Node::Dir(children) => Ok(children.keys().map(|k| k.to_string()).collect()),
-            _ => Err(rustix::io::Errno::NOTDIR.into()),
+            _ => Err(Errno::NotDir.into()),
         }
     }
 
@@ -329,7 +330,7 @@ impl ArchiveTree {
         let found = resolve::resolve(self, path, false, budget)?;
         match self.node(found.node)? {
             Node::Symlink(target) => Ok(target.to_string()),
-            _ => Err(rustix::io::Errno::INVAL.into()),
+            _ => Err(Errno::Inval.into()),
         }
     }
 
@@ -353,7 +354,7 @@ impl Lookup for ArchiveTree {
 
     fn child(&self, dir: &u32, name: &str) -> io::Result<Option<(u32, EntryKind)>> {
         let Node::Dir(children) = self.node(*dir)? else {
-            return Err(rustix::io::Errno::NOTDIR.into());
+            return Err(Errno::NotDir.into());
         };
         let Some(&id) = children.get(name) else {
             return Ok(None);
@@ -369,7 +370,7 @@ impl Lookup for ArchiveTree {
     fn link_text(&self, node: &u32) -> io::Result<String> {
         match self.node(*node)? {
             Node::Symlink(target) => Ok(target.to_string()),
-            _ => Err(rustix::io::Errno::INVAL.into()),
+            _ => Err(Errno::Inval.into()),
         }
     }
 }

@@ -44,7 +44,7 @@ impl Error {
     /// True when the walk met more than [`MAX_SYMLINK_HOPS`](crate::MAX_SYMLINK_HOPS) symlinks
     /// (`ELOOP`, "too many levels of symbolic links").
     pub fn is_symlink_loop(&self) -> bool {
-        self.source.raw_os_error() == Some(rustix::io::Errno::LOOP.raw_os_error())
+        crate::errno::Errno::Loop.is(&self.source)
     }
 
     /// True when the entry (or a directory on its way) does not exist.

@@ -15,6 +15,7 @@ use rustix::fd::OwnedFd;
 use rustix::fs::{AtFlags, FileType, Mode, OFlags, ResolveFlags};
 
 use crate::EntryKind;
+use crate::input::not_regular;
 use crate::resolve::{self, Budget, Lookup, Resolved};
 
 /// Size of the buffer of the first read: a sysfs attribute is at most a page.
@@ -366,14 +367,6 @@ pub(crate) fn regular(fd: OwnedFd) -> io::Result<File> {
         FileType::Directory => Err(rustix::io::Errno::ISDIR.into()),
         _ => Err(not_regular()),
     }
-}
-
-/// The error for a device node, FIFO or socket where a regular file is read.
-pub(crate) fn not_regular() -> io::Error {
-    io::Error::new(
-        io::ErrorKind::InvalidInput,
-        "not a regular file (device nodes, FIFOs and sockets are never read)",
-    )
 }
 
 /// The sorted names of an open directory, without `.` and `..`.

@@ -6,22 +6,46 @@ use std::fs::File;
 use std::io::{self, Read};
 use std::path::Path;
 
-use rustix::fs::{Mode, OFlags};
-
-use crate::host;
-
 /// Opens the file at `path` for reading and checks, on the open handle (`fstat`), that it is a
 /// regular file: a device node (`/dev/zero`, a disk), a FIFO or a socket is refused with
 /// `InvalidInput` before a byte is read, and the open never blocks (`O_NONBLOCK`, which has no
 /// effect on a regular file). A symlink on the command line is followed (the user named it),
 /// but what it names is the file checked and read: there is no second open by name.
+///
+/// Off Linux the open is [`File::open`] (which may wait on a FIFO) and the check is the
+/// open handle's metadata: still one open, and nothing but a regular file is read.
 pub fn open_input(path: &Path) -> io::Result<File> {
-    let fd = rustix::fs::open(
-        path,
-        OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOCTTY | OFlags::NONBLOCK,
-        Mode::empty(),
-    )?;
-    host::regular(fd)
+    #[cfg(target_os = "linux")]
+    {
+        use rustix::fs::{Mode, OFlags};
+        let fd = rustix::fs::open(
+            path,
+            OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOCTTY | OFlags::NONBLOCK,
+            Mode::empty(),
+        )?;
+        crate::host::regular(fd)
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let file = File::open(path)?;
+        let meta = file.metadata()?;
+        if meta.is_file() {
+            Ok(file)
+        } else if meta.is_dir() {
+            // What a read of a directory says, as on Linux.
+            Err(crate::errno::Errno::IsDir.into())
+        } else {
+            Err(not_regular())
+        }
+    }
+}
+
+/// The error for a device node, FIFO or socket where a regular file is read.
+pub(crate) fn not_regular() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidInput,
+        "not a regular file (device nodes, FIFOs and sockets are never read)",
+    )
 }
 
 /// The whole content of the regular file at `path` (see [`open_input`]), refusing one longer
@@ -40,8 +64,10 @@ pub fn read_input(path: &Path, limit: u64) -> io::Result<Vec<u8>> {
 }
 
 #[cfg(test)]
+#[cfg(target_os = "linux")]
 mod tests {
     use super::*;
+    use rustix::fs::Mode;
 
     #[test]
     fn device_nodes_fifos_and_directories_are_refused_regular_files_bounded() {

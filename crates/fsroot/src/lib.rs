@@ -26,16 +26,27 @@
 //! - Errors keep the operating system's kind ([`Error::kind`]): a caller can report a missing
 //!   or unreadable attribute and go on.
 //!
+//! # Platforms
+//!
+//! Capture archives and [`read_input`] work on any target `std` supports. The host roots
+//! (`Root::live`, `Root::dir`, `Root::dir_no_follow`: `openat2` and directory descriptors,
+//! through `rustix`) exist on Linux only; elsewhere [`Root::open`] refuses a directory with
+//! `Unsupported`.
+//!
 //! ```
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! # let dir = tempfile::tempdir()?;
-//! # std::fs::create_dir_all(dir.path().join("sys/firmware/devicetree/base"))?;
-//! # std::fs::create_dir_all(dir.path().join("proc"))?;
-//! # std::fs::write(dir.path().join("sys/firmware/devicetree/base/model"), "IBM,8335-GTH\0")?;
-//! # std::os::unix::fs::symlink("/sys/firmware/devicetree/base", dir.path().join("proc/device-tree"))?;
-//! use fsroot::Root;
+//! # let mut tar = tar::Builder::new(Vec::new());
+//! # let mut file = tar::Header::new_gnu();
+//! # file.set_size(13);
+//! # tar.append_data(&mut file, "sys/firmware/devicetree/base/model", &b"IBM,8335-GTH\0"[..])?;
+//! # let mut link = tar::Header::new_gnu();
+//! # link.set_entry_type(tar::EntryType::Symlink);
+//! # tar.append_link(&mut link, "proc/device-tree", "/sys/firmware/devicetree/base")?;
+//! # let capture = tar.into_inner()?;
+//! use fsroot::{Limits, Root};
 //!
-//! let root = Root::open(dir.path())?; // a directory or a capture archive
+//! // A capture archive in memory (`Root::open` reads one from a file, or a directory).
+//! let root = Root::archive_from_bytes("capture.tar", &capture, Limits::default())?;
 //! let model = root.read("/proc/device-tree/model")?;
 //! assert_eq!(&model[..], b"IBM,8335-GTH\0");
 //! assert_eq!(root.resolve("/proc/device-tree")?, std::path::Path::new("/sys/firmware/devicetree/base"));
@@ -45,7 +56,9 @@
 #![deny(missing_docs)]
 
 mod archive;
+mod errno;
 mod error;
+#[cfg(target_os = "linux")]
 mod host;
 mod input;
 mod resolve;
@@ -63,6 +76,8 @@ pub use input::{open_input, read_input};
 pub use resolve::MAX_SYMLINK_HOPS;
 
 use archive::ArchiveTree;
+use errno::Errno;
+#[cfg(target_os = "linux")]
 use host::{DirRoot, LiveRoot};
 use resolve::Budget;
 
@@ -212,7 +227,11 @@ impl std::fmt::Display for Origin {
 
 #[derive(Debug)]
 enum Source {
+    /// The live `/` (Linux only).
+    #[cfg(target_os = "linux")]
     Live(LiveRoot),
+    /// A copied root (Linux only: `openat2` and directory descriptors).
+    #[cfg(target_os = "linux")]
     Dir(DirRoot),
     Archive(ArchiveTree),
 }
@@ -233,7 +252,8 @@ pub struct Root {
 }
 
 impl Root {
-    /// The live file system, `/`.
+    /// The live file system, `/` (Linux only).
+    #[cfg(target_os = "linux")]
     pub fn live() -> Root {
         Root::new(Source::Live(LiveRoot), Origin::Live, Limits::default())
     }
@@ -248,7 +268,24 @@ impl Root {
         }
     }
 
-    /// A directory holding a copied root.
+    /// A directory holding a copied root (Linux only).
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let dir = tempfile::tempdir()?;
+    /// # std::fs::create_dir_all(dir.path().join("sys/firmware/devicetree/base"))?;
+    /// # std::fs::create_dir_all(dir.path().join("proc"))?;
+    /// # std::fs::write(dir.path().join("sys/firmware/devicetree/base/model"), "IBM,8335-GTH\0")?;
+    /// # std::os::unix::fs::symlink("/sys/firmware/devicetree/base", dir.path().join("proc/device-tree"))?;
+    /// use fsroot::Root;
+    ///
+    /// let root = Root::dir(dir.path())?;
+    /// let model = root.read("/proc/device-tree/model")?;
+    /// assert_eq!(&model[..], b"IBM,8335-GTH\0");
+    /// assert_eq!(root.resolve("/proc/device-tree")?, std::path::Path::new("/sys/firmware/devicetree/base"));
+    /// # Ok(()) }
+    /// ```
+    #[cfg(target_os = "linux")]
     pub fn dir(path: impl AsRef<Path>) -> Result<Root, OpenError> {
         Root::dir_impl(path.as_ref(), true)
     }
@@ -257,11 +294,13 @@ impl Root {
     /// symlink fails with `ELOOP` (symlinks themselves are still listed, told apart by
     /// [`kind`](Root::kind) and read with [`read_link`](Root::read_link)). This is how
     /// `lsnvlink capture` walks a host: a directory swapped for a symlink during the walk
-    /// is never entered, on kernels with and without `openat2`.
+    /// is never entered, on kernels with and without `openat2`. Linux only.
+    #[cfg(target_os = "linux")]
     pub fn dir_no_follow(path: impl AsRef<Path>) -> Result<Root, OpenError> {
         Root::dir_impl(path.as_ref(), false)
     }
 
+    #[cfg(target_os = "linux")]
     fn dir_impl(path: &Path, follow: bool) -> Result<Root, OpenError> {
         let dir = DirRoot::open(path, follow).map_err(|source| OpenError::Io {
             path: path.to_path_buf(),
@@ -319,12 +358,13 @@ impl Root {
         if p.len() as u64 > self.limits.max_path_bytes
             || resolve::split(p).count() as u64 > self.limits.max_depth
         {
-            return Err(rustix::io::Errno::NAMETOOLONG.into());
+            return Err(Errno::NameTooLong.into());
         }
         Ok(p)
     }
 
     /// Counts `data` against [`Limits::max_read_bytes`].
+    #[cfg(target_os = "linux")]
     fn count_read(&self, data: Vec<u8>) -> io::Result<Vec<u8>> {
         let before = self
             .read_bytes
@@ -397,8 +437,9 @@ impl Root {
         Root::new(Source::Archive(tree), origin, limits)
     }
 
-    /// A directory (as [`Root::dir`]) or a capture archive (as [`Root::archive`]), whichever
-    /// `path` is.
+    /// A directory (as `Root::dir`) or a capture archive (as [`Root::archive`]), whichever
+    /// `path` is. Off Linux, where directory roots do not exist, a directory is refused with
+    /// `Unsupported`.
     pub fn open(path: impl AsRef<Path>) -> Result<Root, OpenError> {
         let path = path.as_ref();
         let meta = std::fs::metadata(path).map_err(|source| OpenError::Io {
@@ -406,10 +447,26 @@ impl Root {
             source,
         })?;
         if meta.is_dir() {
-            Root::dir(path)
+            Root::dir_or_unsupported(path)
         } else {
             Root::archive(path)
         }
+    }
+
+    #[cfg(target_os = "linux")]
+    fn dir_or_unsupported(path: &Path) -> Result<Root, OpenError> {
+        Root::dir(path)
+    }
+
+    #[cfg(not(target_os = "linux"))]
+    fn dir_or_unsupported(path: &Path) -> Result<Root, OpenError> {
+        Err(OpenError::Io {
+            path: path.to_path_buf(),
+            source: io::Error::new(
+                io::ErrorKind::Unsupported,
+                "a directory is read as a root on Linux only; give a capture archive",
+            ),
+        })
     }
 
     /// Sets the largest file [`read`](Root::read) returns from a host root (archives were
@@ -426,7 +483,7 @@ impl Root {
 
     /// Whether this is the live system.
     pub fn is_live(&self) -> bool {
-        matches!(self.source, Source::Live(_))
+        self.origin == Origin::Live
     }
 
     /// Archive entries that were left out (hard links, device nodes, FIFOs, entries under a
@@ -434,6 +491,7 @@ impl Root {
     pub fn skipped(&self) -> &[SkippedEntry] {
         match &self.source {
             Source::Archive(tree) => tree.skipped(),
+            #[cfg(target_os = "linux")]
             _ => &[],
         }
     }
@@ -458,10 +516,12 @@ impl Root {
         let path = path.as_ref();
         let budget = self.budget();
         let result = self.check_path(path).and_then(|p| match &self.source {
+            #[cfg(target_os = "linux")]
             Source::Live(live) => live
                 .read_prefix(path, len)
                 .and_then(|d| self.count_read(d))
                 .map(Cow::Owned),
+            #[cfg(target_os = "linux")]
             Source::Dir(dir) => dir
                 .read_prefix(p, len, budget)
                 .and_then(|d| self.count_read(d))
@@ -473,14 +533,22 @@ impl Root {
         result.map_err(|e| Error::new(path, e))
     }
 
-    fn read_impl(&self, path: &Path, attr: bool) -> Result<Cow<'_, [u8]>, Error> {
+    fn read_impl(
+        &self,
+        path: &Path,
+        // An archive holds each file whole: only host roots read an attribute differently.
+        #[cfg_attr(not(target_os = "linux"), allow(unused_variables))] attr: bool,
+    ) -> Result<Cow<'_, [u8]>, Error> {
+        #[cfg(target_os = "linux")]
         let limit = self.limits.max_file_bytes;
         let budget = self.budget();
         let result = self.check_path(path).and_then(|p| match &self.source {
+            #[cfg(target_os = "linux")]
             Source::Live(live) => live
                 .read(path, limit, attr)
                 .and_then(|d| self.count_read(d))
                 .map(Cow::Owned),
+            #[cfg(target_os = "linux")]
             Source::Dir(dir) => dir
                 .read(p, limit, attr, budget)
                 .and_then(|d| self.count_read(d))
@@ -507,7 +575,9 @@ impl Root {
         let path = path.as_ref();
         let budget = self.budget();
         let result = self.check_path(path).and_then(|p| match &self.source {
+            #[cfg(target_os = "linux")]
             Source::Live(live) => live.read_link(path),
+            #[cfg(target_os = "linux")]
             Source::Dir(dir) => dir.read_link(p, budget),
             Source::Archive(tree) => tree.read_link(p, budget).map(PathBuf::from),
         });
@@ -519,7 +589,9 @@ impl Root {
         let path = path.as_ref();
         let budget = self.budget();
         let result = self.check_path(path).and_then(|p| match &self.source {
+            #[cfg(target_os = "linux")]
             Source::Live(live) => live.read_dir(path),
+            #[cfg(target_os = "linux")]
             Source::Dir(dir) => dir.read_dir(p, budget),
             Source::Archive(tree) => tree.read_dir(p, budget),
         });
@@ -531,7 +603,9 @@ impl Root {
         let path = path.as_ref();
         let budget = self.budget();
         let result = self.check_path(path).and_then(|p| match &self.source {
+            #[cfg(target_os = "linux")]
             Source::Live(live) => live.kind(path),
+            #[cfg(target_os = "linux")]
             Source::Dir(dir) => dir.kind(p, budget),
             Source::Archive(tree) => tree.kind(p, budget),
         });
@@ -562,7 +636,9 @@ impl Root {
         let path = path.as_ref();
         let budget = self.budget();
         let result = self.check_path(path).and_then(|p| match &self.source {
+            #[cfg(target_os = "linux")]
             Source::Live(live) => live.resolve(path),
+            #[cfg(target_os = "linux")]
             Source::Dir(dir) => dir.resolve(p, budget).map(join),
             Source::Archive(tree) => tree.resolve(p, budget).map(join),
         });
@@ -574,6 +650,7 @@ impl Root {
     /// roots).
     #[doc(hidden)]
     pub fn force_walk(&self) {
+        #[cfg(target_os = "linux")]
         if let Source::Dir(dir) = &self.source {
             dir.force_walk();
         }
@@ -602,4 +679,10 @@ fn text(path: &Path, bytes: Cow<'_, [u8]>) -> Result<String, Error> {
 }
 
 #[cfg(test)]
+#[cfg(target_os = "linux")]
 mod tests;
+
+/// The examples of `README.md`, run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -13,6 +13,7 @@ use std::io;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::EntryKind;
+use crate::errno::Errno;
 
 /// Symlinks followed in one resolution before giving up, as Linux's `MAXSYMLINKS` (40).
 pub const MAX_SYMLINK_HOPS: u32 = 40;
@@ -52,7 +53,9 @@ pub(crate) struct Resolved<N> {
     pub node: N,
     /// Its kind (a symlink only when the final link was not followed).
     pub kind: EntryKind,
-    /// The directory holding it (the root for the root itself).
+    /// The directory holding it (the root for the root itself): what a host root opens the
+    /// entry from.
+    #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
     pub parent: N,
 }
 
@@ -70,7 +73,7 @@ fn over_budget(run: bool) -> io::Error {
             "symlink resolution budget of this root is spent (see fsroot::Limits)",
         )
     } else {
-        rustix::io::Errno::LOOP.into()
+        Errno::Loop.into()
     }
 }
 
@@ -178,11 +181,11 @@ fn walk<L: Lookup>(
             EntryKind::Symlink if !last || follow_last => {
                 hops += 1;
                 if hops > MAX_SYMLINK_HOPS || !budget.follow {
-                    return Err(rustix::io::Errno::LOOP.into());
+                    return Err(Errno::Loop.into());
                 }
                 let target = tree.link_text(&node)?;
                 if target.len() as u64 > budget.max_link_bytes {
-                    return Err(rustix::io::Errno::NAMETOOLONG.into());
+                    return Err(Errno::NameTooLong.into());
                 }
                 if target.starts_with('/') {
                     walked.clear();
@@ -205,7 +208,7 @@ fn walk<L: Lookup>(
                 walked.push((name, node.clone()));
                 current = Some((node, kind));
             }
-            _ => return Err(rustix::io::Errno::NOTDIR.into()),
+            _ => return Err(Errno::NotDir.into()),
         }
     }
     let (node, kind, parent) = match current {

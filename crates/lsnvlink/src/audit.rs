@@ -476,7 +476,7 @@ fn gpu_slot_empty(t: &Topology, out: &mut Vec<Finding>) {
 }
 
 fn speed_text(code: u32) -> String {
-    match devtree::NvlinkSpeed::from_code(code).bits_per_second() {
+    match devtree::power9::NvlinkSpeed::from_code(code).bits_per_second() {
         Some(bps) => format!("{:#x} ({})", code, gbps(bps)),
         None => format!("{code:#x} (unknown code)"),
     }

@@ -2,7 +2,8 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use devtree::nvlink::names::IBM_NVLINK_PEERS;
+use devtree::power9::Power9Node;
+use devtree::power9::names::IBM_NVLINK_PEERS;
 use devtree::{Node, NodeId, Tree};
 use pci::{Device, Names, Pci, PciAddress};
 
@@ -73,8 +74,8 @@ pub(crate) fn dt_pci_address(node: Node<'_, '_>) -> Option<PciAddress> {
 /// Whether a device-tree node is an NVLink bridge node: skiboot gives every one `ibm,nvlink`
 /// (its link), and `ibm,gpu` when its GPU slot is populated (`hw/npu2.c` `npu2_dn_fixup`).
 fn is_bridge_node(node: Node<'_, '_>) -> bool {
-    node.property(devtree::nvlink::names::IBM_NVLINK).is_some()
-        || node.property(devtree::nvlink::names::IBM_GPU).is_some()
+    node.property(devtree::power9::names::IBM_NVLINK).is_some()
+        || node.property(devtree::power9::names::IBM_GPU).is_some()
 }
 
 pub(super) fn from_facts(facts: &HostFacts, names: &Names) -> Topology {
@@ -393,7 +394,7 @@ impl<'r, 't, 'a> Joiner<'r, 't, 'a> {
                     || self
                         .node_of
                         .get(&d.address)
-                        .is_some_and(|n| n.property(devtree::nvlink::names::IBM_NPU).is_some())
+                        .is_some_and(|n| n.property(devtree::power9::names::IBM_NPU).is_some())
             })
             .collect();
         let bridge_devices: Vec<&Device> = self
@@ -405,7 +406,7 @@ impl<'r, 't, 'a> Joiner<'r, 't, 'a> {
                     || self
                         .node_of
                         .get(&d.address)
-                        .is_some_and(|n| n.property(devtree::nvlink::names::IBM_GPU).is_some())
+                        .is_some_and(|n| n.property(devtree::power9::names::IBM_GPU).is_some())
             })
             .collect();
 
@@ -482,7 +483,7 @@ impl<'r, 't, 'a> Joiner<'r, 't, 'a> {
     }
 
     fn fill_bridge(&mut self, b: &mut Bridge, node: Node<'t, 'a>) {
-        b.has_gpu_property = node.property(devtree::nvlink::names::IBM_GPU).is_some();
+        b.has_gpu_property = node.property(devtree::power9::names::IBM_GPU).is_some();
         b.slot = node.loc_code().ok().map(str::to_owned);
         match node.nvlink_gpu() {
             Ok(gpu) => {
@@ -535,7 +536,7 @@ impl<'r, 't, 'a> Joiner<'r, 't, 'a> {
         g.chip_id = chip_of(node);
         // The bridge nodes, in `ibm,npu` order (the order vfio and npu-dma index them by).
         let mut bridge_nodes: Vec<Node<'t, 'a>> = Vec::new();
-        match node.phandles_prop(devtree::nvlink::names::IBM_NPU) {
+        match node.phandles_prop(devtree::power9::names::IBM_NPU) {
             Ok(phandles) => {
                 if phandles.len() > MAX_NPU_ENTRIES {
                     g.problems.push(format!(
@@ -692,7 +693,7 @@ impl<'r, 't, 'a> Joiner<'r, 't, 'a> {
                             continue;
                         };
                         // Entries naming an NVLink bridge are the GPU's CPU links.
-                        if peer.property(devtree::nvlink::names::IBM_GPU).is_some() {
+                        if peer.property(devtree::power9::names::IBM_GPU).is_some() {
                             continue;
                         }
                         match self.address_of(peer) {

@@ -37,7 +37,7 @@ mod wiring;
 
 use std::collections::BTreeMap;
 
-use devtree::NvlinkSpeed;
+use devtree::power9::NvlinkSpeed;
 use pci::PciAddress;
 
 pub use host::{Firmware, KernelNvlink2, KernelVersion, NumaStatus, SkibootVersion};

@@ -22,7 +22,8 @@
 //! # Ok(()) }
 //! ```
 
-use devtree::nvlink::names::{
+use devtree::power9::Power9Node;
+use devtree::power9::names::{
     IBM_DEVICE_TGT_ADDR, IBM_GPU, IBM_MMIO_ATSD, IBM_NPU, IBM_NPU_LINK_INDEX, IBM_NVLINK,
     IBM_NVLINK_SPEED, MEMORY_REGION,
 };

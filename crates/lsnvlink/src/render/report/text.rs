@@ -11,7 +11,7 @@ fn opt<T: std::fmt::Display>(v: Option<T>) -> String {
     v.map_or_else(|| "?".to_owned(), |v| v.to_string())
 }
 
-fn speed(s: Option<devtree::NvlinkSpeed>) -> String {
+fn speed(s: Option<devtree::power9::NvlinkSpeed>) -> String {
     match s {
         Some(s) => match s.bits_per_second() {
             Some(bps) => gbps(bps),

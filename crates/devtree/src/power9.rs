@@ -1,4 +1,14 @@
-//! Typed access to the POWER9 NVLink2 properties, and the walks between the nodes they link.
+//! The POWER9 NVLink2 extension: typed access to the properties skiboot writes on an AC922
+//! (or any NPU2 host), and the walks between the nodes they link, as the [`Power9Node`]
+//! extension trait of [`Node`]. The generic model ([`Node::u32`], [`Node::reg`],
+//! [`Node::follow`], …) knows nothing of these; bring the trait into scope to use them:
+//!
+//! ```
+//! use devtree::power9::Power9Node as _;
+//! # fn speed(bridge: devtree::Node<'_, '_>) -> Result<(), devtree::PropError> {
+//! let speed = bridge.nvlink_speed()?;
+//! # let _ = speed; Ok(()) }
+//! ```
 //!
 //! The relations, as skiboot writes them (open-power/skiboot `hw/npu2.c`,
 //! `platforms/astbmc/witherspoon.c`) and Linux reads them (`arch/powerpc/platforms/powernv/
@@ -16,6 +26,13 @@
 use crate::error::{PropError, PropProblem};
 use crate::prop::{RegEntry, decode};
 use crate::tree::Node;
+
+mod sealed {
+    /// Only [`Node`](crate::Node) implements [`Power9Node`](super::Power9Node), so that
+    /// methods can be added to it without breaking anyone.
+    pub trait Sealed {}
+    impl Sealed for crate::Node<'_, '_> {}
+}
 
 /// Property names this module reads.
 pub mod names {
@@ -136,31 +153,82 @@ impl Associativity {
     }
 }
 
-impl<'t, 'a> Node<'t, 'a> {
+/// The POWER9 NVLink2 walks and properties of a [`Node`] (see the [module](self)): implemented
+/// for [`Node`] only. Every method returns a [`PropError`] naming the node and property when
+/// the property is missing ([`PropError::is_missing`]) or malformed.
+pub trait Power9Node<'t, 'a>: sealed::Sealed {
     /// GPU → its NVLink bridge nodes, resolved from `ibm,npu` (in BDF order: index i is the
     /// bridge Linux's `pnv_pci_get_npu_dev(gpu, i)` returns).
-    pub fn nvlink_bridges(&self) -> Result<Vec<Node<'t, 'a>>, PropError> {
-        self.follow_all(IBM_NPU)
-    }
+    fn nvlink_bridges(&self) -> Result<Vec<Node<'t, 'a>>, PropError>;
 
     /// NVLink bridge → its GPU node (`ibm,gpu`).
-    pub fn nvlink_gpu(&self) -> Result<Node<'t, 'a>, PropError> {
-        self.follow(IBM_GPU)
-    }
+    fn nvlink_gpu(&self) -> Result<Node<'t, 'a>, PropError>;
 
     /// NVLink bridge → its link node(s) under the xscom NPU (`ibm,nvlink`).
-    pub fn nvlink_links(&self) -> Result<Vec<Node<'t, 'a>>, PropError> {
-        self.follow_all(IBM_NVLINK)
-    }
+    fn nvlink_links(&self) -> Result<Vec<Node<'t, 'a>>, PropError>;
 
     /// NVLink bridge → the GPU memory node (`memory-region`).
-    pub fn gpu_memory(&self) -> Result<Node<'t, 'a>, PropError> {
-        self.follow(MEMORY_REGION)
-    }
+    fn gpu_memory(&self) -> Result<Node<'t, 'a>, PropError>;
 
     /// NVLink bridge → the GPU memory aperture: `reg` of the `memory-region` node, first entry
     /// (base, size), as vfio reads it.
-    pub fn gpu_memory_range(&self) -> Result<RegEntry, PropError> {
+    fn gpu_memory_range(&self) -> Result<RegEntry, PropError>;
+
+    /// `ibm,nvlink-speed`.
+    fn nvlink_speed(&self) -> Result<NvlinkSpeed, PropError>;
+
+    /// `ibm,device-tgt-addr` (u64).
+    fn device_tgt_addr(&self) -> Result<u64, PropError>;
+
+    /// `ibm,mmio-atsd` (u64 list).
+    fn mmio_atsd(&self) -> Result<Vec<u64>, PropError>;
+
+    /// `ibm,npu-link-index`.
+    fn npu_link_index(&self) -> Result<u32, PropError>;
+
+    /// `ibm,npu-group-id`.
+    fn npu_group_id(&self) -> Result<u32, PropError>;
+
+    /// `ibm,chip-id`.
+    fn chip_id(&self) -> Result<u32, PropError>;
+
+    /// `ibm,associativity`.
+    fn associativity(&self) -> Result<Associativity, PropError>;
+
+    /// GPU → the far end of each link (`ibm,nvlink-peers`): peer GPU or NVLink bridge nodes.
+    fn nvlink_peers(&self) -> Result<Vec<Node<'t, 'a>>, PropError>;
+
+    /// `ibm,slot-label`.
+    fn slot_label(&self) -> Result<&'t str, PropError>;
+
+    /// `ibm,loc-code`.
+    fn loc_code(&self) -> Result<&'t str, PropError>;
+
+    /// NVLink bridge → its ATSD register: the link index of its first `ibm,nvlink` node,
+    /// looked up in the parent NPU PHB's `ibm,mmio-atsd` (as vfio's `vfio_pci_ibm_npu2_init`
+    /// does). `Ok(None)` when the PHB has no entry at that index (older firmware has one
+    /// entry only, or none).
+    fn nvlink_atsd(&self) -> Result<Option<u64>, PropError>;
+}
+
+impl<'t, 'a> Power9Node<'t, 'a> for Node<'t, 'a> {
+    fn nvlink_bridges(&self) -> Result<Vec<Node<'t, 'a>>, PropError> {
+        self.follow_all(IBM_NPU)
+    }
+
+    fn nvlink_gpu(&self) -> Result<Node<'t, 'a>, PropError> {
+        self.follow(IBM_GPU)
+    }
+
+    fn nvlink_links(&self) -> Result<Vec<Node<'t, 'a>>, PropError> {
+        self.follow_all(IBM_NVLINK)
+    }
+
+    fn gpu_memory(&self) -> Result<Node<'t, 'a>, PropError> {
+        self.follow(MEMORY_REGION)
+    }
+
+    fn gpu_memory_range(&self) -> Result<RegEntry, PropError> {
         let mem = self.gpu_memory()?;
         let reg = mem.reg()?;
         reg.first().copied().ok_or_else(|| {
@@ -174,62 +242,48 @@ impl<'t, 'a> Node<'t, 'a> {
         })
     }
 
-    /// `ibm,nvlink-speed`.
-    pub fn nvlink_speed(&self) -> Result<NvlinkSpeed, PropError> {
+    fn nvlink_speed(&self) -> Result<NvlinkSpeed, PropError> {
         self.u32(IBM_NVLINK_SPEED).map(NvlinkSpeed::from_code)
     }
 
-    /// `ibm,device-tgt-addr` (u64).
-    pub fn device_tgt_addr(&self) -> Result<u64, PropError> {
+    fn device_tgt_addr(&self) -> Result<u64, PropError> {
         self.u64(IBM_DEVICE_TGT_ADDR)
     }
 
-    /// `ibm,mmio-atsd` (u64 list).
-    pub fn mmio_atsd(&self) -> Result<Vec<u64>, PropError> {
+    fn mmio_atsd(&self) -> Result<Vec<u64>, PropError> {
         self.u64s(IBM_MMIO_ATSD)
     }
 
-    /// `ibm,npu-link-index`.
-    pub fn npu_link_index(&self) -> Result<u32, PropError> {
+    fn npu_link_index(&self) -> Result<u32, PropError> {
         self.u32(IBM_NPU_LINK_INDEX)
     }
 
-    /// `ibm,npu-group-id`.
-    pub fn npu_group_id(&self) -> Result<u32, PropError> {
+    fn npu_group_id(&self) -> Result<u32, PropError> {
         self.u32(IBM_NPU_GROUP_ID)
     }
 
-    /// `ibm,chip-id`.
-    pub fn chip_id(&self) -> Result<u32, PropError> {
+    fn chip_id(&self) -> Result<u32, PropError> {
         self.u32(IBM_CHIP_ID)
     }
 
-    /// `ibm,associativity`.
-    pub fn associativity(&self) -> Result<Associativity, PropError> {
+    fn associativity(&self) -> Result<Associativity, PropError> {
         let prop = self.require(IBM_ASSOCIATIVITY)?;
         Associativity::decode(prop.value()).map_err(|p| self.prop_error(IBM_ASSOCIATIVITY, p))
     }
 
-    /// GPU → the far end of each link (`ibm,nvlink-peers`): peer GPU or NVLink bridge nodes.
-    pub fn nvlink_peers(&self) -> Result<Vec<Node<'t, 'a>>, PropError> {
+    fn nvlink_peers(&self) -> Result<Vec<Node<'t, 'a>>, PropError> {
         self.follow_all(IBM_NVLINK_PEERS)
     }
 
-    /// `ibm,slot-label`.
-    pub fn slot_label(&self) -> Result<&'t str, PropError> {
+    fn slot_label(&self) -> Result<&'t str, PropError> {
         self.string(IBM_SLOT_LABEL)
     }
 
-    /// `ibm,loc-code`.
-    pub fn loc_code(&self) -> Result<&'t str, PropError> {
+    fn loc_code(&self) -> Result<&'t str, PropError> {
         self.string(IBM_LOC_CODE)
     }
 
-    /// NVLink bridge → its ATSD register: the link index of its first `ibm,nvlink` node,
-    /// looked up in the parent NPU PHB's `ibm,mmio-atsd` (as vfio's `vfio_pci_ibm_npu2_init`
-    /// does). `Ok(None)` when the PHB has no entry at that index (older firmware has one
-    /// entry only, or none).
-    pub fn nvlink_atsd(&self) -> Result<Option<u64>, PropError> {
+    fn nvlink_atsd(&self) -> Result<Option<u64>, PropError> {
         let links = self.nvlink_links()?;
         let Some(link) = links.first() else {
             return Err(self.prop_error(
