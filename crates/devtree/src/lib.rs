@@ -109,9 +109,6 @@ pub use dir::PROC_DEVICE_TREE;
 #[cfg(feature = "dir")]
 pub use error::DirError;
 pub use error::{BlobError, BlobProblem, Block, EntryError, Problem, PropError, PropProblem};
-/// The former name of [`power9`] (`devtree::nvlink::names::…` still compiles).
-#[doc(hidden)]
-pub use power9 as nvlink;
 /// The POWER9 types at the crate root, where they were before [`power9`] held them.
 pub use power9::{Associativity, NvlinkSpeed};
 pub use prop::{Property, RegEntry, ValueKind, decode};

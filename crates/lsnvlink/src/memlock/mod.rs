@@ -20,7 +20,7 @@ pub mod running;
 
 pub use lsnvlink_memlock::*;
 
-use devtree::nvlink::names::IBM_MMIO_ATSD;
+use devtree::power9::names::IBM_MMIO_ATSD;
 
 use crate::topology::nv2::libvirt_nv2_bridge;
 use crate::topology::{Nvlink2Kernel, Topology};
