@@ -94,7 +94,11 @@ fuzz_target!(|data: &[u8]| {
     let Ok(bytes) = capture.to_tar_gz() else {
         return;
     };
-    assert_eq!(capture.to_tar_gz().ok().as_deref(), Some(&bytes[..]), "not deterministic");
+    assert_eq!(
+        capture.to_tar_gz().ok().as_deref(),
+        Some(&bytes[..]),
+        "not deterministic"
+    );
     let root = Root::archive_from_bytes("fuzz", &bytes, fsroot::Limits::default())
         .expect("a written capture replays");
     replays(&capture.tree, &root);
@@ -112,7 +116,8 @@ fuzz_target!(|data: &[u8]| {
 
     // The tree on disk, collected as a host.
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let dir = std::env::temp_dir().join(format!("lsnvlink-fuzz-capture-{}-{n}", std::process::id()));
+    let dir =
+        std::env::temp_dir().join(format!("lsnvlink-fuzz-capture-{}-{n}", std::process::id()));
     let _ = std::fs::create_dir_all(&dir);
     for (path, entry) in capture.tree.iter() {
         let target = dir.join(path);

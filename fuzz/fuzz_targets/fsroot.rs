@@ -8,7 +8,13 @@ use fsroot::{Limits, Root};
 use libfuzzer_sys::fuzz_target;
 
 /// Paths every input is asked for, on top of the ones it carries.
-const FIXED: &[&str] = &["/", "/proc/device-tree", "/sys/bus/pci/devices", "a/../../b", "/x/y"];
+const FIXED: &[&str] = &[
+    "/",
+    "/proc/device-tree",
+    "/sys/bus/pci/devices",
+    "a/../../b",
+    "/x/y",
+];
 
 fuzz_target!(|data: &[u8]| {
     let Some((&n, rest)) = data.split_first() else {

@@ -12,18 +12,29 @@ fuzz_target!(|data: &[u8]| {
     for line in text.lines().take(64) {
         if let Ok(address) = line.parse::<PciAddress>() {
             // Whatever parses prints back to the same address.
-            assert_eq!(address.to_string().parse::<PciAddress>().ok(), Some(address));
+            assert_eq!(
+                address.to_string().parse::<PciAddress>().ok(),
+                Some(address)
+            );
         }
         let _ = BusAddress::from_root_dir_name(line);
     }
-    let _ = (parse_id(data), parse_u8(data), parse_class(data), parse_i32(data));
+    let _ = (
+        parse_id(data),
+        parse_u8(data),
+        parse_class(data),
+        parse_i32(data),
+    );
     if let Ok(v) = parse_hex(data, 0xffff) {
         assert!(v <= 0xffff);
     }
     let _ = ConfigHeader::parse(data);
     let ids = PciIds::parse(&text, |_| true);
     let names = Names::with_ids(ids, None);
-    let _ = (names.class_nn(0x068001), names.vendor_device_nn(0x1014, 0x04ea));
+    let _ = (
+        names.class_nn(0x068001),
+        names.vendor_device_nn(0x1014, 0x04ea),
+    );
 
     let mut limits = Limits::default();
     limits.max_total_bytes = 8 << 20;
@@ -36,9 +47,16 @@ fuzz_target!(|data: &[u8]| {
         let tree = Tree::build(&pci.devices);
         // Every device hangs in the tree exactly once.
         let mut seen = vec![false; pci.devices.len()];
-        let mut stack: Vec<usize> = tree.roots().iter().flat_map(|r| r.devices.clone()).collect();
+        let mut stack: Vec<usize> = tree
+            .roots()
+            .iter()
+            .flat_map(|r| r.devices.clone())
+            .collect();
         while let Some(i) = stack.pop() {
-            assert!(!std::mem::replace(&mut seen[i], true), "device reached twice");
+            assert!(
+                !std::mem::replace(&mut seen[i], true),
+                "device reached twice"
+            );
             stack.extend(tree.children(i));
         }
         assert!(seen.iter().all(|&s| s), "device missing from the tree");

@@ -8,11 +8,13 @@ use std::path::PathBuf;
 
 use libfuzzer_sys::fuzz_target;
 use lsnvlink::audit::Report;
+use lsnvlink::facts::HostFacts;
 use lsnvlink::fleet::{self, Fleet, Host};
 use lsnvlink::memlock::domain::parse_domain_bytes;
 use lsnvlink::memlock::version::Release;
-use lsnvlink::memlock::{RootHost, budget, render as memlock_render};
+use lsnvlink::memlock::{FactsHost, budget, render as memlock_render};
 use lsnvlink::render::{dot, prom, report as render};
+use lsnvlink::topology::Topology;
 
 /// A guest of 64 GiB with every GPU and NVLink bridge of the host as a hostdev.
 fn guest_xml(report: &Report) -> String {
@@ -42,9 +44,10 @@ fuzz_target!(|data: &[u8]| {
     else {
         return;
     };
-    let Ok(report) = Report::read(&root, &pci::Names::builtin()) else {
+    let Ok(facts) = HostFacts::read(&root) else {
         return;
     };
+    let report = Report::new(Topology::from_facts(&facts, &pci::Names::builtin()));
     let _ = render::text(&report);
     let _ = render::matrix(&report);
     let _ = render::json(&report);
@@ -57,7 +60,7 @@ fuzz_target!(|data: &[u8]| {
         if let Ok(b) = budget(
             guest,
             Release::Newest,
-            &RootHost::new(&root, Some(&report.topology)),
+            &FactsHost::new(&facts, Some(&report.topology)),
         ) {
             let _ = (memlock_render::text(&b), memlock_render::json(&b));
         }

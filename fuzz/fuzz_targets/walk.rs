@@ -20,7 +20,14 @@ use libfuzzer_sys::fuzz_target;
 
 const MARKER: &[u8] = b"lsnvlink-fuzz-outside-marker";
 /// Paths every input is asked for.
-const FIXED: &[&str] = &["/", "a", "a/b", "../outside/secret", "/../outside/secret", "l"];
+const FIXED: &[&str] = &[
+    "/",
+    "a",
+    "a/b",
+    "../outside/secret",
+    "/../outside/secret",
+    "l",
+];
 
 static COUNTER: AtomicU64 = AtomicU64::new(0);
 
@@ -89,7 +96,10 @@ fn build(root: &Path, mut data: &[u8], lookups: &mut Vec<String>) {
 fn answers(root: &Root, path: &str) -> Vec<String> {
     let data = root.read(path).map(|d| d.into_owned());
     if let Ok(d) = &data {
-        assert!(!d.windows(MARKER.len()).any(|w| w == MARKER), "{path}: read outside the root");
+        assert!(
+            !d.windows(MARKER.len()).any(|w| w == MARKER),
+            "{path}: read outside the root"
+        );
     }
     let mut out = vec![
         format!("{:?}", data.map_err(|e| e.kind())),

@@ -28,12 +28,13 @@
 //! ```
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
 
 use pci::{Attribute, ConfigRead, Fields, Pci, PciAddress};
 
 use crate::inputs::nvidia_smi::LinkState;
 use crate::topology::TopologyError;
-use crate::topology::host::{self, NumaStatus};
+use crate::topology::host::{NumaStatus, node_mem_total};
 use crate::topology::nv2::{self, LibvirtCheck};
 
 /// Where the kernel says its release.
@@ -65,6 +66,9 @@ pub struct HostFacts {
     /// libvirt's NV2-bridge test ([`nv2::libvirt_nv2_bridge`]) for each PCI function with a
     /// device-tree node; a function not here has none (all four properties absent).
     pub libvirt_nv2: BTreeMap<PciAddress, LibvirtCheck>,
+    /// Why the IOMMU group of a listed PCI function is unknown (its `iommu_group` link is
+    /// missing or unusable), by function; functions with a group are not here.
+    pub iommu_group_problems: BTreeMap<PciAddress, String>,
     /// The NVIDIA driver's NVLink training states, when an input holds them (a sosreport's
     /// `nvidia-smi nvlink -s`); sysfs and the device tree cannot show them.
     pub nvlink_states: Option<NvlinkStates>,
@@ -117,11 +121,18 @@ impl HostFacts {
             .map(|d| (d.address, nv2::libvirt_nv2_bridge(root, d.address)))
             .filter(|(_, check)| check.present.iter().any(|&p| p))
             .collect();
+        let iommu_group_problems = pci
+            .devices
+            .iter()
+            .filter(|d| d.iommu_group.is_none())
+            .filter_map(|d| Some((d.address, iommu_group_problem(root, d.address)?)))
+            .collect();
         Ok(HostFacts {
             hostname: read_trimmed(root, HOSTNAME),
+            iommu_group_problems,
             kernel_release: read_trimmed(root, OSRELEASE),
-            numa_memory: host::read_numa_memory(root),
-            numa_status: host::read_numa_status(root),
+            numa_memory: read_numa_memory(root),
+            numa_status: read_numa_status(root),
             probed_domains: probed_domains(root),
             libvirt_nv2,
             device_tree,
@@ -136,6 +147,67 @@ impl HostFacts {
     pub fn libvirt_nv2(&self, address: PciAddress) -> LibvirtCheck {
         self.libvirt_nv2.get(&address).copied().unwrap_or_default()
     }
+}
+
+/// Why `/sys/bus/pci/devices/ADDR/iommu_group` gives no group number, in the words libvirt's
+/// reader would meet: the error reading the link, or its unusable text; `None` when it gives
+/// one.
+fn iommu_group_problem(root: &fsroot::Root, address: PciAddress) -> Option<String> {
+    let link = match root.read_link(format!("{}/{address}/iommu_group", pci::DEVICES_DIR)) {
+        Ok(link) => link,
+        Err(e) => return Some(e.to_string()),
+    };
+    let group = link
+        .file_name()
+        .and_then(|n| n.to_str())
+        .and_then(|n| n.parse::<u32>().ok());
+    match group {
+        Some(_) => None,
+        None => Some(format!("link text {}", link.display())),
+    }
+}
+
+/// Memory per NUMA node from `/sys/devices/system/node/node*/meminfo`, in bytes; `None` when
+/// the node directory cannot be listed. A node whose `meminfo` cannot be read is left out.
+pub fn read_numa_memory(root: &fsroot::Root) -> Option<BTreeMap<u32, u64>> {
+    read_numa_memory_at(root, Path::new("/sys/devices/system/node"))
+}
+
+/// [`read_numa_memory`] from the node directory at `dir` (a sosreport keeps it under its top
+/// directory).
+pub fn read_numa_memory_at(root: &fsroot::Root, dir: &Path) -> Option<BTreeMap<u32, u64>> {
+    let names = root.read_dir(dir).ok()?;
+    let mut nodes = BTreeMap::new();
+    for name in names {
+        let Some(id) = name
+            .strip_prefix("node")
+            .and_then(|n| n.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if let Some(total) = root
+            .read_text(dir.join(&name).join("meminfo"))
+            .ok()
+            .as_deref()
+            .and_then(node_mem_total)
+        {
+            nodes.insert(id, total);
+        }
+    }
+    Some(nodes)
+}
+
+/// The NVIDIA driver's `numa_status` per GPU address (the directory names), when the driver
+/// is loaded.
+pub fn read_numa_status(root: &fsroot::Root) -> BTreeMap<String, NumaStatus> {
+    let dir = "/proc/driver/nvidia/gpus";
+    let mut out = BTreeMap::new();
+    for address in root.read_dir(dir).unwrap_or_default() {
+        if let Ok(text) = root.read_text(format!("{dir}/{address}/numa_status")) {
+            out.insert(address, NumaStatus::parse(&text));
+        }
+    }
+    out
 }
 
 fn read_trimmed(root: &fsroot::Root, path: &str) -> Option<String> {

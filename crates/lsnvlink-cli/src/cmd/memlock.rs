@@ -7,10 +7,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
+use lsnvlink::facts::HostFacts;
 use lsnvlink::memlock::domain::{MAX_DOMAIN_XML_BYTES, parse_domain_bytes};
 use lsnvlink::memlock::size::{kib_ceil, parse_size};
 use lsnvlink::memlock::version::Release;
-use lsnvlink::memlock::{Guest, PciHostdev, Phb, RootHost, budget, render};
+use lsnvlink::memlock::{FactsHost, Guest, PciHostdev, Phb, budget, render};
 use lsnvlink::topology::Topology;
 use pci::{Names, PciAddress};
 
@@ -195,18 +196,25 @@ pub fn run(args: &MemlockArgs) -> anyhow::Result<ExitCode> {
     };
     let root = args.source.open()?;
     let mut topology_problem = None;
-    let topology = if guest.pci_hostdevs.is_empty() || !guest.is_ppc64() {
-        None
+    // The host is read only for a guest with assigned devices; its topology (the guest
+    // layout, the kernel's NVLink2 support) only for a ppc64 guest.
+    let facts = if guest.pci_hostdevs.is_empty() {
+        HostFacts::default()
     } else {
-        match Topology::read(&root, &Names::builtin()) {
-            Ok(t) => Some(t),
+        match HostFacts::read(&root) {
+            Ok(facts) => facts,
             Err(e) => {
-                topology_problem = Some(format!("no guest layout: {e}"));
-                None
+                if guest.is_ppc64() {
+                    topology_problem = Some(format!("no guest layout: {e}"));
+                }
+                HostFacts::default()
             }
         }
     };
-    let host = RootHost::new(&root, topology.as_ref());
+    let topology =
+        (topology_problem.is_none() && !guest.pci_hostdevs.is_empty() && guest.is_ppc64())
+            .then(|| Topology::from_facts(&facts, &Names::builtin()));
+    let host = FactsHost::new(&facts, topology.as_ref());
     let mut result = budget(guest, args.libvirt, &host)?;
     result.warnings.extend(topology_problem);
     let text = match args.format {
@@ -226,8 +234,12 @@ fn run_running(args: &MemlockArgs) -> anyhow::Result<ExitCode> {
     use lsnvlink::memlock::running::{self, read_running};
     let root = args.source.open()?;
     let guests = read_running(&root);
-    let topology = Topology::read(&root, &Names::builtin()).ok();
-    let host = RootHost::new(&root, topology.as_ref());
+    let facts = HostFacts::read(&root).ok();
+    let topology = facts
+        .as_ref()
+        .map(|f| Topology::from_facts(f, &Names::builtin()));
+    let facts = facts.unwrap_or_default();
+    let host = FactsHost::new(&facts, topology.as_ref());
     let mut rows = Vec::new();
     let mut below = false;
     for g in &guests {

@@ -9,10 +9,11 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::ValueEnum as _;
 use lsnvlink::audit::Report;
+use lsnvlink::facts::HostFacts;
 use lsnvlink::inputs::{hwloc, sosreport};
 use lsnvlink::memlock::domain::{MAX_DOMAIN_XML_BYTES, parse_domain_bytes};
 use lsnvlink::memlock::version::Release;
-use lsnvlink::memlock::{RootHost, budget};
+use lsnvlink::memlock::{FactsHost, budget};
 use lsnvlink::render::prom::MemlockNeed;
 use lsnvlink::render::report as render;
 use lsnvlink::topology::{Topology, VENDOR_NVIDIA};
@@ -99,13 +100,13 @@ fn rename_unknown_gpus(topology: &mut Topology) {
     }
 }
 
-/// The memlock need of each guest (`<name>`, else the file's stem) on `root`.
+/// The memlock need of each guest (`<name>`, else the file's stem) on the host of `facts`.
 fn memlock_needs(
     domains: &[PathBuf],
-    root: &fsroot::Root,
+    facts: &HostFacts,
     topology: &Topology,
 ) -> anyhow::Result<Vec<MemlockNeed>> {
-    let host = RootHost::new(root, Some(topology));
+    let host = FactsHost::new(facts, Some(topology));
     let mut needs = Vec::new();
     for path in domains {
         let bytes = super::read_input(path, MAX_DOMAIN_XML_BYTES as u64)?;
@@ -184,7 +185,7 @@ fn report(args: &ReportArgs) -> anyhow::Result<ExitCode> {
     if !args.memlock_domain.is_empty() && args.format != Format::Prom {
         anyhow::bail!("--memlock-domain goes with --format prom (else use lsnvlink memlock)");
     }
-    let (mut topology, root) = match &args.sosreport {
+    let (mut topology, facts) = match &args.sosreport {
         Some(path) => (
             sosreport::read(path, &Names::builtin())
                 .with_context(|| format!("reading sosreport {}", path.display()))?,
@@ -192,9 +193,9 @@ fn report(args: &ReportArgs) -> anyhow::Result<ExitCode> {
         ),
         None => {
             let root = args.source.open()?;
-            let t = Topology::read(&root, &Names::builtin())
-                .with_context(|| format!("reading {}", root.origin()))?;
-            (t, Some(root))
+            let facts =
+                HostFacts::read(&root).with_context(|| format!("reading {}", root.origin()))?;
+            (Topology::from_facts(&facts, &Names::builtin()), Some(facts))
         }
     };
     rename_unknown_gpus(&mut topology);
@@ -210,8 +211,8 @@ fn report(args: &ReportArgs) -> anyhow::Result<ExitCode> {
         Format::Matrix => render::matrix(&report),
         Format::Json => render::json(&report),
         Format::Prom => {
-            let needs = match &root {
-                Some(root) => memlock_needs(&args.memlock_domain, root, &report.topology)?,
+            let needs = match &facts {
+                Some(facts) => memlock_needs(&args.memlock_domain, facts, &report.topology)?,
                 None => Vec::new(),
             };
             lsnvlink::render::prom::prom(&report, &needs, run_timestamp())

@@ -199,7 +199,7 @@ pub fn read_facts(root: &fsroot::Root) -> Result<HostFacts, InputError> {
             &["proc/sys/kernel/hostname", "hostname", "etc/hostname"],
         ),
         kernel_release,
-        numa_memory: crate::topology::host::read_numa_memory_at(root, &join(&prefix, NODE_DIR)),
+        numa_memory: crate::facts::read_numa_memory_at(root, &join(&prefix, NODE_DIR)),
         probed_domains,
         libvirt_nv2,
         nvlink_states,

@@ -1,16 +1,19 @@
 //! The memory-locking limit (RLIMIT_MEMLOCK) libvirt gives a KVM guest's QEMU process: the
 //! [`lsnvlink_memlock`] crate, re-exported here whole (`lsnvlink::memlock::budget`,
-//! `lsnvlink::memlock::domain`, …), with what ties it to a host read through [`fsroot`]:
-//! [`RootHost`], the [`Host`] that answers from sysfs, libvirt's NV2-bridge test and the joined
-//! [`Topology`], and [`running::read_running`], which reads the running guests' files.
+//! `lsnvlink::memlock::domain`, …), with what ties it to a host: [`FactsHost`], the [`Host`]
+//! that answers from a host's [`HostFacts`] and its joined [`Topology`], and
+//! [`running::read_running`], which reads the running guests' files.
 //!
 //! ```
-//! use lsnvlink::memlock::{budget, version::Release, Guest, RootHost};
+//! use lsnvlink::facts::HostFacts;
+//! use lsnvlink::memlock::{budget, version::Release, FactsHost, Guest};
 //!
 //! # let dir = tempfile::tempdir()?;
+//! # std::fs::create_dir_all(dir.path().join("sys/bus/pci/devices"))?;
 //! # let root = fsroot::Root::dir(dir.path())?;
 //! // `root`: the live system, a copied root or a capture; no topology: no guest layout.
-//! let host = RootHost::new(&root, None);
+//! let facts = HostFacts::read(&root)?;
+//! let host = FactsHost::new(&facts, None);
 //! let b = budget(Guest::pseries_kvm(1_048_576), Release::Newest, &host)?;
 //! assert_eq!(b.computation.limit_bytes(), Some(20_971_520));
 //! # Ok::<(), Box<dyn std::error::Error>>(())
@@ -22,46 +25,47 @@ pub use lsnvlink_memlock::*;
 
 use devtree::power9::names::IBM_MMIO_ATSD;
 
-use crate::topology::nv2::libvirt_nv2_bridge;
+use crate::facts::HostFacts;
 use crate::topology::{Nvlink2Kernel, Topology};
 
-/// The [`Host`] of a root read through [`fsroot`]: IOMMU groups from
-/// `/sys/bus/pci/devices/ADDR/iommu_group`, libvirt's NV2-bridge test on each device's
-/// `of_node` ([`libvirt_nv2_bridge`]), and, with a topology, the NVLink2 facts of the guest
-/// layout preview and the kernel's NVLink2 support.
+/// The [`Host`] of a host's [`HostFacts`]: IOMMU groups and libvirt's NV2-bridge test of each
+/// PCI function, and, with its joined topology, the NVLink2 facts of the guest layout preview
+/// and the kernel's NVLink2 support. Reads no file.
 #[derive(Debug, Clone, Copy)]
-pub struct RootHost<'a> {
-    /// The root (live `/`, a copied root, a capture).
-    pub root: &'a fsroot::Root,
-    /// The host's topology, read from the same root; `None`: no guest layout.
+pub struct FactsHost<'a> {
+    /// The host's facts (read once from the live system, a copied root, a capture, a
+    /// sosreport).
+    pub facts: &'a HostFacts,
+    /// The host's topology, joined from the same facts; `None`: no guest layout.
     pub topology: Option<&'a Topology>,
 }
 
-impl<'a> RootHost<'a> {
-    /// The host under `root`, with its `topology` when it was read.
-    pub fn new(root: &'a fsroot::Root, topology: Option<&'a Topology>) -> RootHost<'a> {
-        RootHost { root, topology }
+impl<'a> FactsHost<'a> {
+    /// The host of `facts`, with its `topology` when it was joined.
+    pub fn new(facts: &'a HostFacts, topology: Option<&'a Topology>) -> FactsHost<'a> {
+        FactsHost { facts, topology }
     }
 }
 
-impl Host for RootHost<'_> {
+impl Host for FactsHost<'_> {
     fn iommu_group(&self, address: PciAddress) -> Result<u32, GroupProblem> {
-        let dir = format!("{}/{address}", pci::DEVICES_DIR);
-        if !self.root.exists(&dir) {
+        let Some(device) = self.facts.pci.devices.iter().find(|d| d.address == address) else {
             return Err(GroupProblem::Absent);
+        };
+        match device.iommu_group {
+            Some(group) => Ok(group),
+            None => Err(GroupProblem::Unreadable(
+                self.facts
+                    .iommu_group_problems
+                    .get(&address)
+                    .cloned()
+                    .unwrap_or_else(|| "no iommu_group link".to_owned()),
+            )),
         }
-        let link = self
-            .root
-            .read_link(format!("{dir}/iommu_group"))
-            .map_err(|e| GroupProblem::Unreadable(e.to_string()))?;
-        link.file_name()
-            .and_then(|n| n.to_str())
-            .and_then(|n| n.parse().ok())
-            .ok_or_else(|| GroupProblem::Unreadable(format!("link text {}", link.display())))
     }
 
     fn is_nv2_bridge(&self, address: PciAddress) -> bool {
-        libvirt_nv2_bridge(self.root, address).is_nv2_bridge()
+        self.facts.libvirt_nv2(address).is_nv2_bridge()
     }
 
     fn nvlink2_device(&self, address: PciAddress) -> Option<Nvlink2Device> {

@@ -19,7 +19,6 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::path::Path;
 
 /// A Linux kernel version, from a release string (`5.14.0-284.11.1.el9_2.ppc64le`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -266,49 +265,6 @@ pub fn node_mem_total(meminfo: &str) -> Option<u64> {
             Some(_) => None,
         }
     })
-}
-
-/// Memory per NUMA node from `/sys/devices/system/node/node*/meminfo`, in bytes; `None` when
-/// the node directory cannot be listed. A node whose `meminfo` cannot be read is left out.
-pub fn read_numa_memory(root: &fsroot::Root) -> Option<BTreeMap<u32, u64>> {
-    read_numa_memory_at(root, Path::new("/sys/devices/system/node"))
-}
-
-/// [`read_numa_memory`] from the node directory at `dir` (a sosreport keeps it under its top
-/// directory).
-pub fn read_numa_memory_at(root: &fsroot::Root, dir: &Path) -> Option<BTreeMap<u32, u64>> {
-    let names = root.read_dir(dir).ok()?;
-    let mut nodes = BTreeMap::new();
-    for name in names {
-        let Some(id) = name
-            .strip_prefix("node")
-            .and_then(|n| n.parse::<u32>().ok())
-        else {
-            continue;
-        };
-        if let Some(total) = root
-            .read_text(dir.join(&name).join("meminfo"))
-            .ok()
-            .as_deref()
-            .and_then(node_mem_total)
-        {
-            nodes.insert(id, total);
-        }
-    }
-    Some(nodes)
-}
-
-/// The NVIDIA driver's `numa_status` per GPU address (the directory names), when the driver
-/// is loaded.
-pub fn read_numa_status(root: &fsroot::Root) -> BTreeMap<String, NumaStatus> {
-    let dir = "/proc/driver/nvidia/gpus";
-    let mut out = BTreeMap::new();
-    for address in root.read_dir(dir).unwrap_or_default() {
-        if let Ok(text) = root.read_text(format!("{dir}/{address}/numa_status")) {
-            out.insert(address, NumaStatus::parse(&text));
-        }
-    }
-    out
 }
 
 #[cfg(test)]
