@@ -213,7 +213,7 @@ fn fifo_in_a_copied_root_does_not_block() {
     let fifo = dir.path().join("fifo");
     let status = std::process::Command::new("mkfifo").arg(&fifo).status();
     assert!(
-        status.is_ok_and(|s| s.success()),
+        status.as_ref().is_ok_and(|s| s.success()),
         "mkfifo (coreutils) failed: {status:?}"
     );
     for walk in [false, true] {
