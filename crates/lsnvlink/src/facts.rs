@@ -114,11 +114,33 @@ impl HostFacts {
                 None
             }
         };
+        // libvirt tests four files under each function's `of_node`. Where the tree just read
+        // is that very directory (`/proc/device-tree` is `/sys/firmware/devicetree/base`) and
+        // holds the node whole, its properties answer without a file lookup.
+        let tree_is_sysfs = device_tree.is_some()
+            && root
+                .resolve(devtree::PROC_DEVICE_TREE)
+                .is_ok_and(|p| p == Path::new(pci::DEVICE_TREE_BASE));
         let libvirt_nv2 = pci
             .devices
             .iter()
             .filter(|d| d.of_node.is_some() || d.error(Attribute::OfNode).is_some())
-            .map(|d| (d.address, nv2::libvirt_nv2_bridge(root, d.address)))
+            .map(|d| {
+                let node = d
+                    .of_node
+                    .as_deref()
+                    .filter(|_| tree_is_sysfs)
+                    .and_then(|path| device_tree.as_ref()?.find(path))
+                    .filter(|node| node.errors().is_empty());
+                let check = match node {
+                    Some(node) => LibvirtCheck {
+                        present: nv2::LIBVIRT_NV2_PROPERTIES
+                            .map(|name| node.property(name).is_some()),
+                    },
+                    None => nv2::libvirt_nv2_bridge(root, d.address),
+                };
+                (d.address, check)
+            })
             .filter(|(_, check)| check.present.iter().any(|&p| p))
             .collect();
         let iommu_group_problems = pci

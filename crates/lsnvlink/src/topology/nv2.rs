@@ -65,8 +65,12 @@ impl LibvirtCheck {
 /// cannot be checked counts as absent (libvirt's `virFileExists` is an `access(F_OK)`).
 pub fn libvirt_nv2_bridge(root: &fsroot::Root, address: PciAddress) -> LibvirtCheck {
     let mut present = [false; 4];
+    // The links on the way (the bus entry, `of_node`) are followed once, not once per file.
+    let Ok(node) = root.resolve(format!("{}/{address}/of_node", pci::DEVICES_DIR)) else {
+        return LibvirtCheck { present };
+    };
     for (slot, name) in present.iter_mut().zip(LIBVIRT_NV2_PROPERTIES) {
-        *slot = root.exists(format!("{}/{address}/of_node/{name}", pci::DEVICES_DIR));
+        *slot = root.exists(node.join(name));
     }
     LibvirtCheck { present }
 }
