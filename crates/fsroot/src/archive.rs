@@ -95,10 +95,12 @@ enum Refused {
 
 /// Memory the xz decoder may use (KiB): enough for `xz -8` (32 MiB dictionary), refusing the
 /// 64 MiB dictionary of `xz -9` and the 1.5 GiB a hostile header may declare.
+#[cfg(feature = "xz")]
 const XZ_MEMORY_LIMIT_KIB: u32 = 40 * 1024;
 
 /// Largest zstd window accepted: 32 MiB covers every compression level without `--long`
 /// (level 19 uses 8 MiB) and refuses the multi-gigabyte windows a hostile frame may declare.
+#[cfg(feature = "zstd")]
 const ZSTD_MAX_WINDOW_BYTES: u64 = 32 << 20;
 
 impl ArchiveTree {
@@ -126,6 +128,7 @@ impl ArchiveTree {
         let format = compression.name();
         let result = match compression {
             Compression::None => tar::read_tar(input, format, limits, keep, emit),
+            #[cfg(feature = "gzip")]
             Compression::Gzip => tar::read_tar(
                 flate2::bufread::MultiGzDecoder::new(input),
                 format,
@@ -133,6 +136,7 @@ impl ArchiveTree {
                 keep,
                 emit,
             ),
+            #[cfg(feature = "bzip2")]
             Compression::Bzip2 => tar::read_tar(
                 bzip2::bufread::MultiBzDecoder::new(input),
                 format,
@@ -140,6 +144,7 @@ impl ArchiveTree {
                 keep,
                 emit,
             ),
+            #[cfg(feature = "xz")]
             Compression::Xz => tar::read_tar(
                 lzma_rust2::XzReader::new_mem_limit(input, true, XZ_MEMORY_LIMIT_KIB),
                 format,
@@ -147,6 +152,7 @@ impl ArchiveTree {
                 keep,
                 emit,
             ),
+            #[cfg(feature = "zstd")]
             Compression::Zstd => {
                 match ruzstd::decoding::StreamingDecoder::new_with_max_window_size(
                     input,
@@ -163,6 +169,15 @@ impl ArchiveTree {
                     }),
                 }
             }
+            #[allow(
+                unreachable_patterns,
+                reason = "reached when a decoder's feature is off"
+            )]
+            _ => Err(tar::TarError {
+                entry: None,
+                offset: 0,
+                problem: ArchiveProblem::NotCompiled { format },
+            }),
         };
         result.map_err(|e| OpenError::Archive {
             archive: name.to_owned(),
@@ -392,6 +407,25 @@ pub(crate) fn normalise(path: &str) -> Vec<&str> {
 
 #[cfg(test)]
 mod tests {
+    /// A build without a decoder refuses that format by name, and still reads plain tar.
+    #[cfg(not(feature = "zstd"))]
+    #[test]
+    fn a_format_whose_decoder_is_left_out_is_refused_by_name() {
+        let mut zstd = vec![0x28, 0xb5, 0x2f, 0xfd];
+        zstd.resize(1024, 0);
+        let err = ArchiveTree::load("x.tar.zst", &zstd[..], &Limits::default(), &|_| true)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(
+            err.contains("zstd archives are not read by this build"),
+            "{err}"
+        );
+        assert!(
+            ArchiveTree::load("x.tar", &[0u8; 1024][..], &Limits::default(), &|_| true).is_ok()
+        );
+    }
+
     use super::*;
 
     #[test]

@@ -95,6 +95,13 @@ pub enum ArchiveProblem {
         /// What the decoder said.
         message: String,
     },
+    /// The archive is compressed with a format whose decoder this build leaves out (the
+    /// crate features `gzip`, `bzip2`, `xz`, `zstd`).
+    #[error("{format} archives are not read by this build (fsroot feature {format} is off)")]
+    NotCompiled {
+        /// The compression format recognised by its magic bytes.
+        format: &'static str,
+    },
     /// A tar header is malformed (bad checksum, bad number, bad extended header).
     #[error("bad tar header: {0}")]
     BadHeader(String),
