@@ -3,7 +3,7 @@
 //!
 //! - [`synth`]: synthetic sysfs PCI trees (the pci and lsnvlink-cli tests, and
 //!   `cargo xtask bench pci`, which is why it never panics);
-//! - [`archive`] (feature `archive`): tar streams built byte by byte, with the entries no
+//! - `archive` (feature `archive`): tar streams built byte by byte, with the entries no
 //!   well-behaved tar writer makes, and their four compressions (fsroot's tests);
 //! - the bundled test data: [`CAPTURES`], [`capture`], [`dt`], [`testdata`];
 //! - the programs the tests run: a test binary through the emulator of a cross-built run
