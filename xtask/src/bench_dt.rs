@@ -150,14 +150,24 @@ pub fn run(root: &Path, args: &[String]) -> Result<()> {
     println!(
         "| parse + validate + phandle index, in-process, {size} B blob | {mb_per_s:.0} MB/s | – | – | ≥ 500 MB/s |"
     );
-    let (a, b) = (blob_medians[0], blob_medians[1]);
+    let &[a, b] = blob_medians.as_slice() else {
+        bail!(
+            "hyperfine gave {} medians for the blob, not 2",
+            blob_medians.len()
+        );
+    };
     println!(
         "| `dt dump BLOB` vs `dtc -I dtb -O dts` | {:.1} ms | {:.1} ms | {:.3} | ≤ 0.25 |",
         ms(a),
         ms(b),
         a / b
     );
-    let (c, d) = (dir_medians[0], dir_medians[1]);
+    let &[c, d] = dir_medians.as_slice() else {
+        bail!(
+            "hyperfine gave {} medians for the directory, not 2",
+            dir_medians.len()
+        );
+    };
     println!(
         "| `dt dump --root` vs `dtc -I fs -O dts` | {:.1} ms | {:.1} ms | {:.3} | ≤ 0.5 |",
         ms(c),

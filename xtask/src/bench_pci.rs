@@ -6,9 +6,7 @@ use std::process::Command;
 
 use anyhow::{Context, Result, bail};
 
-#[path = "../../crates/pci/tests/common/synth.rs"]
-#[allow(clippy::all)]
-mod synth;
+use lsnvlink_test_support::synth;
 
 /// One comparison: our arguments, lspci's, and the ratio the PCI issue asks for.
 struct Mode {

@@ -15,7 +15,7 @@
 //! Linker and runner are given to cargo through `CARGO_TARGET_POWERPC64LE_UNKNOWN_LINUX_GNU_*`
 //! in this process's children only (no committed `.cargo/config.toml` entry, so other builds
 //! are untouched). Tests that start the `lsnvlink` binary as a process go through the same
-//! runner (`LSNVLINK_TEST_RUNNER`, read by `crates/lsnvlink-cli/tests/common`); the peer tools the
+//! runner (`LSNVLINK_TEST_RUNNER`, read by `lsnvlink_test_support::Bin`); the peer tools the
 //! tests use as oracles (`dtc`, `lspci`, `dot`) are host programs and run natively.
 //!
 //! Exit status: 0 when every test passed, 1 when a test (or the build) failed, and

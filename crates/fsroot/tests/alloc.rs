@@ -1,7 +1,9 @@
 //! Archives over the limits fail before their declared content is allocated.
 //!
 //! A counting global allocator measures the peak of live heap bytes while each archive is
-//! opened. This file holds one test so that no other test allocates at the same time.
+//! opened. This file holds one test so that no other test allocates at the same time: it is
+//! a binary of its own, apart from the crate's other tests (`tests/it`), since the allocator
+//! counts every thread of the process and `cargo test` runs a binary's tests in threads.
 // Test code: a failed unwrap or index is a failed test.
 #![allow(
     clippy::unwrap_used,
@@ -13,13 +15,11 @@
 // unsafe trait. It only counts and forwards to the system allocator.
 #![allow(unsafe_code)]
 
-mod common;
-
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use common::{Tar, gzip};
 use fsroot::{ArchiveProblem, Limits, OpenError, Root};
+use lsnvlink_test_support::archive::{Tar, gzip};
 
 struct Counting;
 
@@ -77,7 +77,7 @@ fn over_limit_archives_fail_without_allocating_what_they_declare() {
     assert!(peak < 256 * KIB, "peak heap {peak} bytes");
 
     // 2. The same, compressed: the header is decoded, the declared size refused.
-    let (problem, peak) = open_measured(&gzip(&declared), Limits::default());
+    let (problem, peak) = open_measured(&gzip(&declared).unwrap(), Limits::default());
     assert!(
         matches!(problem, ArchiveProblem::FileTooLarge { .. }),
         "{problem}"
@@ -92,7 +92,7 @@ fn over_limit_archives_fail_without_allocating_what_they_declare() {
         .file("b", &chunk)
         .file("c", &chunk)
         .finish();
-    let bomb = gzip(&tar);
+    let bomb = gzip(&tar).unwrap();
     assert!(bomb.len() < 64 * KIB);
     let mut limits = Limits::default();
     limits.max_total_bytes = 4 * MIB;

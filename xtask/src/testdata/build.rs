@@ -229,7 +229,9 @@ fn power9(tree: &mut Tree, host: &Host, threads_per_chip: u32, fw: &Firmware) ->
             }
         }
         let gpu_group = pick(if ci == 0 { 5 } else { 10 });
-        gpu_groups[ci] = gpu_group;
+        if let Some(slot) = gpu_groups.get_mut(ci) {
+            *slot = gpu_group;
+        }
         for (bus, (k, &port)) in (3u8..).zip(ports.iter().enumerate()) {
             let is_sata = ci == 0 && k == 0;
             let last = k + 1 == ports.len();

@@ -52,7 +52,7 @@ pub fn readme() -> String {
          TI XIO3130 switch), an NVMe drive and an xHCI, their drivers bound, no NPU or GPU.\n\
          `cargo xtask powernv --save-capture` writes it again (after checking every output\n\
          against lspci, dtc and the replay); its manifest keeps the time it was taken.\n\
-         `cargo xtask testdata` neither writes nor checks it; `crates/lsnvlink-cli/tests/powernv.rs`\n\
+         `cargo xtask testdata` neither writes nor checks it; `crates/lsnvlink-cli/tests/it/powernv.rs`\n\
          replays it, and `docs/powernv-vs-model.md` lists where it differs from the model.\n",
     );
     s.push_str("\nTests build small, hostile archives on the fly instead of keeping them here.\n");
