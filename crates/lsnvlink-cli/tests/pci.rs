@@ -15,7 +15,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use lsnvlink::render::pci::{self as render, Ids};
+use pci::render::{self, Ids};
 use pci::{Fields, Names, Pci, PciIds, Tree};
 use synth::{Dev, Synth};
 

@@ -15,8 +15,8 @@
 mod common;
 
 use fsroot::Root;
-use lsnvlink::render::pci::{self as render, Ids};
 use lsnvlink::render::report;
+use pci::render::{self, Ids};
 use pci::{Fields, Names, Pci, Tree};
 
 use common::{capture, lsnvlink, report as read, stdout};

@@ -20,22 +20,34 @@ pub fn read_input(path: &Path, limit: u64) -> anyhow::Result<Vec<u8>> {
     fsroot::read_input(path, limit).with_context(|| format!("cannot read {}", path.display()))
 }
 
-/// Writes `bytes` to standard output and flushes it. A closed standard output (`>&-`) is an
-/// error: the Rust runtime reopens a closed descriptor 1 on `/dev/null` (read-write) at start,
-/// so a report would exit 0 having written nothing. That is told from a user's `>/dev/null`
-/// (opened write-only by the shell) by the access mode. A closed pipe (`EPIPE`) is returned
-/// as the error it is; callers decide.
+/// Writes `bytes` to standard output and flushes it ([`with_stdout`]).
 pub fn write_stdout(bytes: &[u8]) -> std::io::Result<()> {
+    with_stdout(|out| out.write_all(bytes))
+}
+
+/// Runs `write` on standard output (locked, behind a 64 KiB buffer: a renderer's many small
+/// writes become few system calls), then flushes it. A closed standard output (`>&-`) is an
+/// error, before anything is written: the Rust runtime reopens a closed descriptor 1 on
+/// `/dev/null` (read-write) at start, so a report would exit 0 having written nothing. That is
+/// told from a user's `>/dev/null` (opened write-only by the shell) by the access mode. A
+/// closed pipe (`EPIPE`) is returned as the error it is; callers decide.
+pub fn with_stdout<F>(write: F) -> std::io::Result<()>
+where
+    F: FnOnce(&mut dyn std::io::Write) -> std::io::Result<()>,
+{
     use std::io::Write;
     let stdout = std::io::stdout();
     if stdout_was_closed(&stdout) {
         // Not `BrokenPipe`: that is a reader gone (`| head`), which some commands accept.
         return Err(std::io::Error::other("standard output is closed"));
     }
-    let mut lock = stdout.lock();
-    lock.write_all(bytes)?;
-    lock.flush()
+    let mut out = std::io::BufWriter::with_capacity(STDOUT_BUFFER, stdout.lock());
+    write(&mut out)?;
+    out.flush()
 }
+
+/// The buffer between a renderer and standard output.
+const STDOUT_BUFFER: usize = 64 * 1024;
 
 /// Whether descriptor 1 is the null device opened read-write: what the runtime put in place
 /// of a closed standard output.

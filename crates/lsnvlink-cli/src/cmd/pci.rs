@@ -6,7 +6,7 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use anyhow::{Context, bail};
-use lsnvlink::render::pci::{self as render, Ids};
+use pci::render::{self, Ids};
 use pci::{ConfigRead, Fields, Names, Pci, Tree};
 
 use super::source::SourceArgs;
@@ -116,13 +116,13 @@ pub fn run(args: PciArgs) -> anyhow::Result<()> {
     } else {
         Ids::Numeric
     };
-    let text = match (args.format, args.tree) {
-        (Format::Text, true) => render::tree(&pci, &Tree::build(&pci.devices)),
-        (Format::Text, false) => render::list(&pci, ids),
-        (Format::Vmm, _) => render::vmm(&pci, ids),
-        (Format::Json, _) => render::json(&pci, ids, &root.origin().to_string()),
-    };
-    super::write_stdout(text.as_bytes()).context("cannot write to standard output")?;
+    super::with_stdout(|out| match (args.format, args.tree) {
+        (Format::Text, true) => render::write_tree(out, &pci, &Tree::build(&pci.devices)),
+        (Format::Text, false) => render::write_list(out, &pci, ids),
+        (Format::Vmm, _) => render::write_vmm(out, &pci, ids),
+        (Format::Json, _) => render::write_json(out, &pci, ids, &root.origin().to_string()),
+    })
+    .context("cannot write to standard output")?;
     // Text formats carry no error fields: say on stderr what could not be read.
     if args.format != Format::Json {
         let mut stderr = std::io::stderr().lock();
