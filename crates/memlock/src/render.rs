@@ -1,7 +1,9 @@
-//! Text and JSON of a [`Budget`]. Renderers never read files. The JSON renderer is behind the
-//! `json` feature (on by default).
+//! Text ([`write_text`]) and JSON ([`write_json`]) of a [`Budget`], written to any
+//! [`std::io::Write`]; [`text`] and [`json()`] give them as a `String`. Renderers never read
+//! files. The JSON renderer is behind the `json` feature (on by default).
 
-use std::fmt::Write as _;
+use std::fmt;
+use std::io;
 
 #[cfg(feature = "json")]
 use serde_json::{Value, json};
@@ -34,19 +36,24 @@ fn plural(n: u64, one: &str) -> String {
     }
 }
 
-/// The budget as text: the guest, its PHBs and devices, each term, the limit, the layout.
+/// Writes the budget as text: the guest, its PHBs and devices, each term, the limit, the
+/// layout.
 ///
 /// Control characters from the guest or the host (in names, paths, messages) are shown as
 /// escapes (`\x1b`, `\n`): each line is written escaped, and the whole text keeps only its
 /// own line feeds and tabs.
-pub fn text(b: &Budget) -> String {
-    crate::escape::terminal_safe(text_raw(b))
+pub fn write_text<W: io::Write + ?Sized>(out: &mut W, b: &Budget) -> io::Result<()> {
+    crate::escape::write_terminal_safe(out, |out| text_raw(out, b))
 }
 
-fn text_raw(b: &Budget) -> String {
-    let mut out = String::new();
+/// [`write_text`] as a `String`.
+pub fn text(b: &Budget) -> String {
+    pci::render::to_string(|out| write_text(out, b))
+}
+
+fn text_raw<W: fmt::Write + ?Sized>(out: &mut W, b: &Budget) -> fmt::Result {
     let g = &b.guest;
-    let _ = wln!(
+    wln!(
         out,
         "memlock budget, libvirt {}: {} {} guest{}{}",
         b.release,
@@ -60,33 +67,33 @@ fn text_raw(b: &Budget) -> String {
             .as_deref()
             .map(|n| format!(" {n:?}"))
             .unwrap_or_default(),
-    );
-    let _ = write!(out, "memory {} KiB", g.memory_kib);
+    )?;
+    write!(out, "memory {} KiB", g.memory_kib)?;
     if let Some(m) = g.max_memory_kib {
-        let _ = write!(out, ", maxMemory {m} KiB");
+        write!(out, ", maxMemory {m} KiB")?;
     }
     if let Some(c) = g.current_memory_kib {
-        let _ = write!(out, ", currentMemory {c} KiB (never used)");
+        write!(out, ", currentMemory {c} KiB (never used)")?;
     }
-    out.push('\n');
+    out.write_char('\n')?;
     let path = if b.ppc64_path {
         "ppc64 formula"
     } else {
         "generic path"
     };
-    let _ = wln!(out, "path: {path}");
+    wln!(out, "path: {path}")?;
 
     if !b.phbs.is_empty() {
         if b.ppc64_path {
-            out.push('\n');
-            let _ = wln!(out, "PHBs counted: {}", b.phb_count);
+            out.write_char('\n')?;
+            wln!(out, "PHBs counted: {}", b.phb_count)?;
         } else {
-            out.push('\n');
-            let _ = wln!(out, "PHBs (the generic path does not count them):");
+            out.write_char('\n')?;
+            wln!(out, "PHBs (the generic path does not count them):")?;
         }
         for p in &b.phbs {
             let devices: Vec<String> = p.hostdevs.iter().map(ToString::to_string).collect();
-            let _ = wln!(
+            wln!(
                 out,
                 "  PHB {} ({}, vPHB {}{}){}{}",
                 p.index,
@@ -95,16 +102,16 @@ fn text_raw(b: &Budget) -> String {
                 if p.counted { "" } else { ", not counted" },
                 if devices.is_empty() { "" } else { ": " },
                 devices.join(" ")
-            );
+            )?;
         }
     } else if b.ppc64_path {
-        out.push('\n');
-        let _ = wln!(out, "PHBs counted: {}", b.phb_count);
+        out.write_char('\n')?;
+        wln!(out, "PHBs counted: {}", b.phb_count)?;
     }
 
     if !b.hostdevs.is_empty() {
-        out.push('\n');
-        let _ = wln!(out, "assigned PCI devices:");
+        out.write_char('\n')?;
+        wln!(out, "assigned PCI devices:")?;
         for h in &b.hostdevs {
             let group = h.iommu_group.map_or_else(
                 || "IOMMU group ?".to_owned(),
@@ -115,11 +122,11 @@ fn text_raw(b: &Budget) -> String {
             if h.nv2_bridge {
                 tags.push("NV2 bridge");
             }
-            let _ = wln!(out, "  {}  {group}  {}", h.address, tags.join(", "));
+            wln!(out, "  {}  {group}  {}", h.address, tags.join(", "))?;
         }
     }
-    out.push('\n');
-    let _ = wln!(
+    out.write_char('\n')?;
+    wln!(
         out,
         "NVLink2 branch: {}",
         if b.nv2_bridges.is_empty() {
@@ -128,13 +135,12 @@ fn text_raw(b: &Budget) -> String {
             let list: Vec<String> = b.nv2_bridges.iter().map(ToString::to_string).collect();
             format!("yes ({})", list.join(" "))
         }
-    );
+    )?;
 
-    out.push('\n');
-    let _ = wln!(out, "terms (KiB):");
-    let row = |out: &mut String, name: &str, what: &str, v: u64| {
-        let _ = wln!(out, "  {name:<13} {what:<44} {v:>15}");
-    };
+    out.write_char('\n')?;
+    wln!(out, "terms (KiB):")?;
+    let row =
+        |out: &mut W, name: &str, what: &str, v: u64| wln!(out, "  {name:<13} {what:<44} {v:>15}");
     match b.computation.terms {
         Terms::Ppc64 {
             phbs,
@@ -146,26 +152,26 @@ fn text_raw(b: &Budget) -> String {
             total,
             ..
         } => {
-            row(&mut out, "hash table", "maxMemory / 128", hash_table);
+            row(out, "hash table", "maxMemory / 128", hash_table)?;
             row(
-                &mut out,
+                out,
                 "PHB windows",
                 &format!("4 MiB x {}", plural(phbs, "PHB")),
                 phb_windows,
-            );
-            row(&mut out, "fixed", "8 MiB", base_fixed);
-            row(&mut out, "base", "", base);
+            )?;
+            row(out, "fixed", "8 MiB", base_fixed)?;
+            row(out, "base", "", base)?;
             match passthrough {
-                Passthrough::None => row(&mut out, "passthrough", "none (no VFIO device)", 0),
+                Passthrough::None => row(out, "passthrough", "none (no VFIO device)", 0)?,
                 Passthrough::Nvlink2 { total, .. } => row(
-                    &mut out,
+                    out,
                     "passthrough",
                     &format!(
                         "NVLink2: maxMemory + 256 GiB x {} + 8 MiB",
                         plural(phbs, "PHB")
                     ),
                     total,
-                ),
+                )?,
                 Passthrough::Vfio {
                     dma_floor,
                     ddw,
@@ -173,20 +179,20 @@ fn text_raw(b: &Budget) -> String {
                     ..
                 } => {
                     row(
-                        &mut out,
+                        out,
                         "passthrough",
                         &format!("VFIO: max({dma_floor}, {ddw})"),
                         total,
-                    );
+                    )?;
                     row(
-                        &mut out,
+                        out,
                         "",
                         &format!("memory + memory/512 x {} + 8 MiB", plural(phbs, "PHB")),
                         ddw,
-                    );
+                    )?;
                 }
             }
-            row(&mut out, "total", "", total);
+            row(out, "total", "", total)?;
         }
         Terms::Generic {
             factor,
@@ -195,64 +201,64 @@ fn text_raw(b: &Budget) -> String {
             total,
         } => {
             row(
-                &mut out,
+                out,
                 "guest RAM",
                 &format!("{factor} x memory (device factor)"),
                 guest_ram,
-            );
-            row(&mut out, "fixed", "1 GiB (when the factor is not 0)", fixed);
-            row(&mut out, "total", "", total);
+            )?;
+            row(out, "fixed", "1 GiB (when the factor is not 0)", fixed)?;
+            row(out, "total", "", total)?;
         }
     }
 
     let c = &b.computation;
-    out.push('\n');
+    out.write_char('\n')?;
     match c.limit {
         Limit::Bytes(bytes) => {
-            let _ = wln!(
+            wln!(
                 out,
                 "limit: {bytes} bytes ({} GiB), branch {}",
                 gib(bytes),
                 c.branch.as_str()
-            );
+            )?;
         }
         Limit::Unlimited => {
-            let _ = wln!(out, "limit: unlimited, branch {}", c.branch.as_str());
+            wln!(out, "limit: unlimited, branch {}", c.branch.as_str())?;
         }
     }
     if let (Some(covers), Some(hard)) = (c.hard_limit_covers(), c.limit_bytes()) {
         let verdict = if covers { "covers" } else { "is BELOW" };
-        let _ = wln!(
+        wln!(
             out,
             "hard_limit {hard} bytes {verdict} the formula's {} bytes ({} GiB)",
             c.formula_bytes,
             gib(c.formula_bytes)
-        );
+        )?;
     }
 
     if let Some(xml) = hard_limit_xml(b) {
-        let _ = wln!(
+        wln!(
             out,
             "to pin it in the domain (virsh edit; it also caps the guest's whole memory use): {xml}"
-        );
+        )?;
     }
 
     if let Some(layout) = &b.layout
         && !layout.vphbs.is_empty()
     {
-        out.push('\n');
-        let _ = wln!(out, "guest layout (QEMU 4.1 to 8.1):");
+        out.write_char('\n')?;
+        wln!(out, "guest layout (QEMU 4.1 to 8.1):")?;
         for v in &layout.vphbs {
-            let _ = wln!(
+            wln!(
                 out,
                 "  vPHB {}: GPU RAM window {}, ATSD window {}",
                 v.vphb,
                 hex(v.ram_window),
                 hex(v.atsd_window)
-            );
+            )?;
             for gpu in &v.gpus {
                 let links: Vec<String> = gpu.links.iter().map(ToString::to_string).collect();
-                let _ = wln!(
+                wln!(
                     out,
                     "    GPU {} RAM {}-{} ({} GiB), guest NUMA node {}, links {}",
                     gpu.address,
@@ -265,10 +271,10 @@ fn text_raw(b: &Budget) -> String {
                     } else {
                         links.join(" ")
                     }
-                );
+                )?;
             }
             for a in &v.atsd {
-                let _ = wln!(
+                wln!(
                     out,
                     "    ATSD {} at {} (host register {}{})",
                     a.bridge,
@@ -279,19 +285,19 @@ fn text_raw(b: &Budget) -> String {
                     } else {
                         ""
                     }
-                );
+                )?;
             }
         }
     }
 
     if !b.warnings.is_empty() {
-        out.push('\n');
-        let _ = wln!(out, "warnings:");
+        out.write_char('\n')?;
+        wln!(out, "warnings:")?;
         for w in &b.warnings {
-            let _ = wln!(out, "  - {w}");
+            wln!(out, "  - {w}")?;
         }
     }
-    out
+    Ok(())
 }
 
 /// A `<memtune>` element that sets the formula's limit as `hard_limit` (KiB, rounded up as
@@ -309,9 +315,9 @@ pub fn hard_limit_xml(b: &Budget) -> Option<String> {
     ))
 }
 
-/// The budget as JSON (sorted keys, a trailing newline).
+/// Writes the budget as JSON (sorted keys, pretty-printed, a trailing newline).
 #[cfg(feature = "json")]
-pub fn json(b: &Budget) -> String {
+pub fn write_json<W: io::Write + ?Sized>(out: &mut W, b: &Budget) -> io::Result<()> {
     let c = &b.computation;
     let g = &b.guest;
     let mut terms: serde_json::Map<String, Value> = c
@@ -395,7 +401,12 @@ pub fn json(b: &Budget) -> String {
         "unlimited": c.limit == Limit::Unlimited,
         "warnings": b.warnings,
     });
-    let mut s = serde_json::to_string_pretty(&value).unwrap_or_default();
-    s.push('\n');
-    s
+    serde_json::to_writer_pretty(&mut *out, &value)?;
+    out.write_all(b"\n")
+}
+
+/// [`write_json`] as a `String`.
+#[cfg(feature = "json")]
+pub fn json(b: &Budget) -> String {
+    pci::render::to_string(|out| write_json(out, b))
 }

@@ -46,6 +46,41 @@ where
     out.flush()
 }
 
+/// Runs `render`, written against [`std::fmt::Write`] (as `devtree::dts` is), on `out`:
+/// text that needs no escaping. The error is the writer's, or `Other` when a formatting trait
+/// failed without one.
+pub fn write_fmt<W, F>(out: &mut W, render: F) -> std::io::Result<()>
+where
+    W: std::io::Write + ?Sized,
+    F: FnOnce(&mut FmtIo<&mut W>) -> std::fmt::Result,
+{
+    let mut w = FmtIo { out, error: None };
+    let rendered = render(&mut w);
+    if let Some(e) = w.error {
+        return Err(e);
+    }
+    rendered.map_err(|_| std::io::Error::other("a value could not be formatted"))
+}
+
+/// A [`std::fmt::Write`] over a [`std::io::Write`] that keeps the first write error
+/// ([`write_fmt`]).
+pub struct FmtIo<W> {
+    out: W,
+    error: Option<std::io::Error>,
+}
+
+impl<W: std::io::Write> std::fmt::Write for FmtIo<W> {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        if self.error.is_some() {
+            return Err(std::fmt::Error);
+        }
+        self.out.write_all(s.as_bytes()).map_err(|e| {
+            self.error = Some(e);
+            std::fmt::Error
+        })
+    }
+}
+
 /// The buffer between a renderer and standard output.
 const STDOUT_BUFFER: usize = 64 * 1024;
 

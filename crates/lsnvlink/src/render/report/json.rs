@@ -4,6 +4,7 @@
 //! address.
 
 use std::collections::BTreeMap;
+use std::io;
 
 use serde::Serialize;
 
@@ -308,13 +309,13 @@ fn doc(r: &Report) -> Doc<'_> {
     }
 }
 
-/// The JSON report, pretty-printed, ending in a newline.
+/// Writes the JSON report, pretty-printed, ending in a newline.
+pub fn write_json<W: io::Write + ?Sized>(out: &mut W, r: &Report) -> io::Result<()> {
+    serde_json::to_writer_pretty(&mut *out, &doc(r))?;
+    out.write_all(b"\n")
+}
+
+/// [`write_json`] as a `String`.
 pub fn json(r: &Report) -> String {
-    // Serializing plain structs of strings and numbers cannot fail; the fallback keeps the
-    // function total anyway.
-    let mut s = serde_json::to_string_pretty(&doc(r)).unwrap_or_else(|e| {
-        format!("{{\"schema_version\": {SCHEMA_VERSION}, \"error\": \"{e}\"}}")
-    });
-    s.push('\n');
-    s
+    ::pci::render::to_string(|out| write_json(out, r))
 }
