@@ -5,9 +5,6 @@
 use std::fmt;
 use std::io;
 
-#[cfg(feature = "json")]
-use serde_json::{Value, json};
-
 use super::formula::{Limit, Passthrough, Terms};
 use super::size::gib;
 use super::{Budget, PhbOrigin};
@@ -318,90 +315,7 @@ pub fn hard_limit_xml(b: &Budget) -> Option<String> {
 /// Writes the budget as JSON (sorted keys, pretty-printed, a trailing newline).
 #[cfg(feature = "json")]
 pub fn write_json<W: io::Write + ?Sized>(out: &mut W, b: &Budget) -> io::Result<()> {
-    let c = &b.computation;
-    let g = &b.guest;
-    let mut terms: serde_json::Map<String, Value> = c
-        .terms
-        .by_name()
-        .into_iter()
-        .map(|(k, v)| (k.to_owned(), json!(v)))
-        .collect();
-    if let Some(h) = c.hard_limit_covers().and(g.hard_limit_kib) {
-        terms.insert("hard_limit".to_owned(), json!(h));
-    }
-    let layout = b.layout.as_ref().map(|l| {
-        l.vphbs
-            .iter()
-            .map(|v| {
-                json!({
-                    "atsd": v.atsd.iter().map(|a| json!({
-                        "bridge": a.bridge.to_string(),
-                        "fallback": a.fallback,
-                        "gpa": hex(a.gpa),
-                        "host_register": hex(a.host_register),
-                    })).collect::<Vec<_>>(),
-                    "atsd_window": hex(v.atsd_window),
-                    "gpus": v.gpus.iter().map(|gpu| json!({
-                        "address": gpu.address.to_string(),
-                        "gpa": hex(gpu.gpa),
-                        "links": gpu.links.iter().map(ToString::to_string).collect::<Vec<_>>(),
-                        "numa_node": gpu.numa_node,
-                        "size_bytes": gpu.size,
-                    })).collect::<Vec<_>>(),
-                    "ram_window": hex(v.ram_window),
-                    "vphb": v.vphb,
-                })
-            })
-            .collect::<Vec<_>>()
-    });
-    let value = json!({
-        "branch": c.branch.as_str(),
-        "formula_bytes": c.formula_bytes,
-        "generic_factor": b.generic_factor,
-        "guest": {
-            "arch": g.arch,
-            "current_memory_kib": g.current_memory_kib,
-            "domain_type": g.virt_type,
-            "hard_limit_kib": g.hard_limit_kib,
-            "locked": g.locked,
-            "machine": g.machine,
-            "max_memory_kib": g.max_memory_kib,
-            "mdevs": g.mdevs,
-            "memory_kib": g.memory_kib,
-            "name": g.name,
-            "nvme_disks": g.nvme_disks,
-            "vdpa_nets": g.vdpa_nets,
-            "viommu": g.viommu,
-        },
-        "hard_limit_covers": c.hard_limit_covers(),
-        "hard_limit_xml": hard_limit_xml(b),
-        "hostdevs": b.hostdevs.iter().map(|h| json!({
-            "address": h.address.to_string(),
-            "guest_bus": h.guest_bus,
-            "iommu_group": h.iommu_group,
-            "nv2_bridge": h.nv2_bridge,
-            "vfio": h.counted,
-        })).collect::<Vec<_>>(),
-        "layout": layout,
-        "libvirt": b.release.to_string(),
-        "limit_bytes": c.limit_bytes(),
-        "limit_gib": c.limit_bytes().map(gib),
-        "nv2_bridges": b.nv2_bridges.iter().map(ToString::to_string).collect::<Vec<_>>(),
-        "path": if b.ppc64_path { "ppc64" } else { "generic" },
-        "phb_list": b.phbs.iter().map(|p| json!({
-            "counted": p.counted,
-            "hostdevs": p.hostdevs.iter().map(ToString::to_string).collect::<Vec<_>>(),
-            "index": p.index,
-            "origin": origin(p.origin),
-            "vphb": p.vphb,
-        })).collect::<Vec<_>>(),
-        "phbs": b.phb_count,
-        "schema_version": SCHEMA_VERSION,
-        "terms_kib": terms,
-        "unlimited": c.limit == Limit::Unlimited,
-        "warnings": b.warnings,
-    });
-    serde_json::to_writer_pretty(&mut *out, &value)?;
+    serde_json::to_writer_pretty(&mut *out, &json::Doc::new(b))?;
     out.write_all(b"\n")
 }
 
@@ -409,4 +323,204 @@ pub fn write_json<W: io::Write + ?Sized>(out: &mut W, b: &Budget) -> io::Result<
 #[cfg(feature = "json")]
 pub fn json(b: &Budget) -> String {
     pci::render::to_string(|out| write_json(out, b))
+}
+
+/// The JSON document: typed structs whose keys are in sorted order, as schema version 1 has
+/// always written them.
+#[cfg(feature = "json")]
+mod json {
+    use std::collections::BTreeMap;
+
+    use serde::Serialize;
+
+    use super::super::formula::Limit;
+    use super::super::size::gib;
+    use super::super::{Budget, Guest, layout};
+    use super::{SCHEMA_VERSION, hard_limit_xml, hex, origin};
+
+    #[derive(Serialize)]
+    pub(super) struct Doc<'a> {
+        branch: &'static str,
+        formula_bytes: u64,
+        generic_factor: Option<u64>,
+        guest: GuestJ<'a>,
+        hard_limit_covers: Option<bool>,
+        hard_limit_xml: Option<String>,
+        hostdevs: Vec<HostdevJ>,
+        layout: Option<Vec<VphbJ>>,
+        libvirt: String,
+        limit_bytes: Option<u64>,
+        limit_gib: Option<String>,
+        nv2_bridges: Vec<String>,
+        path: &'static str,
+        phb_list: Vec<PhbJ<'a>>,
+        phbs: u64,
+        schema_version: u32,
+        terms_kib: BTreeMap<&'static str, u64>,
+        unlimited: bool,
+        warnings: &'a [String],
+    }
+
+    #[derive(Serialize)]
+    struct GuestJ<'a> {
+        arch: &'a str,
+        current_memory_kib: Option<u64>,
+        domain_type: &'a str,
+        hard_limit_kib: Option<u64>,
+        locked: bool,
+        machine: Option<&'a str>,
+        max_memory_kib: Option<u64>,
+        mdevs: u64,
+        memory_kib: u64,
+        name: Option<&'a str>,
+        nvme_disks: u64,
+        vdpa_nets: u64,
+        viommu: bool,
+    }
+
+    #[derive(Serialize)]
+    struct HostdevJ {
+        address: String,
+        guest_bus: Option<u32>,
+        iommu_group: Option<u32>,
+        nv2_bridge: bool,
+        vfio: bool,
+    }
+
+    #[derive(Serialize)]
+    struct VphbJ {
+        atsd: Vec<AtsdJ>,
+        atsd_window: String,
+        gpus: Vec<GpuJ>,
+        ram_window: String,
+        vphb: u32,
+    }
+
+    #[derive(Serialize)]
+    struct AtsdJ {
+        bridge: String,
+        fallback: bool,
+        gpa: String,
+        host_register: String,
+    }
+
+    #[derive(Serialize)]
+    struct GpuJ {
+        address: String,
+        gpa: String,
+        links: Vec<String>,
+        numa_node: u64,
+        size_bytes: u64,
+    }
+
+    #[derive(Serialize)]
+    struct PhbJ<'a> {
+        counted: bool,
+        hostdevs: Vec<String>,
+        index: u32,
+        origin: &'a str,
+        vphb: u32,
+    }
+
+    fn guest(g: &Guest) -> GuestJ<'_> {
+        GuestJ {
+            arch: &g.arch,
+            current_memory_kib: g.current_memory_kib,
+            domain_type: &g.virt_type,
+            hard_limit_kib: g.hard_limit_kib,
+            locked: g.locked,
+            machine: g.machine.as_deref(),
+            max_memory_kib: g.max_memory_kib,
+            mdevs: g.mdevs,
+            memory_kib: g.memory_kib,
+            name: g.name.as_deref(),
+            nvme_disks: g.nvme_disks,
+            vdpa_nets: g.vdpa_nets,
+            viommu: g.viommu,
+        }
+    }
+
+    fn vphb(v: &layout::VphbLayout) -> VphbJ {
+        VphbJ {
+            atsd: v
+                .atsd
+                .iter()
+                .map(|a| AtsdJ {
+                    bridge: a.bridge.to_string(),
+                    fallback: a.fallback,
+                    gpa: hex(a.gpa),
+                    host_register: hex(a.host_register),
+                })
+                .collect(),
+            atsd_window: hex(v.atsd_window),
+            gpus: v
+                .gpus
+                .iter()
+                .map(|gpu| GpuJ {
+                    address: gpu.address.to_string(),
+                    gpa: hex(gpu.gpa),
+                    links: gpu.links.iter().map(ToString::to_string).collect(),
+                    numa_node: gpu.numa_node,
+                    size_bytes: gpu.size,
+                })
+                .collect(),
+            ram_window: hex(v.ram_window),
+            vphb: v.vphb,
+        }
+    }
+
+    impl Doc<'_> {
+        pub(super) fn new(b: &Budget) -> Doc<'_> {
+            let c = &b.computation;
+            let g = &b.guest;
+            let mut terms = c.terms.by_name();
+            if let Some(h) = c.hard_limit_covers().and(g.hard_limit_kib) {
+                terms.insert("hard_limit", h);
+            }
+            Doc {
+                branch: c.branch.as_str(),
+                formula_bytes: c.formula_bytes,
+                generic_factor: b.generic_factor,
+                guest: guest(g),
+                hard_limit_covers: c.hard_limit_covers(),
+                hard_limit_xml: hard_limit_xml(b),
+                hostdevs: b
+                    .hostdevs
+                    .iter()
+                    .map(|h| HostdevJ {
+                        address: h.address.to_string(),
+                        guest_bus: h.guest_bus,
+                        iommu_group: h.iommu_group,
+                        nv2_bridge: h.nv2_bridge,
+                        vfio: h.counted,
+                    })
+                    .collect(),
+                layout: b
+                    .layout
+                    .as_ref()
+                    .map(|l| l.vphbs.iter().map(vphb).collect()),
+                libvirt: b.release.to_string(),
+                limit_bytes: c.limit_bytes(),
+                limit_gib: c.limit_bytes().map(gib),
+                nv2_bridges: b.nv2_bridges.iter().map(ToString::to_string).collect(),
+                path: if b.ppc64_path { "ppc64" } else { "generic" },
+                phb_list: b
+                    .phbs
+                    .iter()
+                    .map(|p| PhbJ {
+                        counted: p.counted,
+                        hostdevs: p.hostdevs.iter().map(ToString::to_string).collect(),
+                        index: p.index,
+                        origin: origin(p.origin),
+                        vphb: p.vphb,
+                    })
+                    .collect(),
+                phbs: b.phb_count,
+                schema_version: SCHEMA_VERSION,
+                terms_kib: terms,
+                unlimited: c.limit == Limit::Unlimited,
+                warnings: &b.warnings,
+            }
+        }
+    }
 }
