@@ -127,7 +127,7 @@ pub fn run(args: DtArgs) -> Result<()> {
 
 /// Writes to standard output ([`super::with_stdout`]). A closed pipe (`| head`) is handled
 /// once, in `cli::main`.
-fn write_out(write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>) -> Result<()> {
+fn write_out(write: impl FnOnce(&mut super::Out<'_>) -> std::io::Result<()>) -> Result<()> {
     super::with_stdout(write).context("cannot write to standard output")
 }
 

@@ -243,7 +243,7 @@ fn report(args: &ReportArgs) -> anyhow::Result<ExitCode> {
 /// `-` names standard output, as `-o -` does for other tools.
 pub fn write_output<F>(path: Option<&Path>, write: F) -> anyhow::Result<()>
 where
-    F: FnOnce(&mut dyn Write) -> std::io::Result<()>,
+    F: FnOnce(&mut super::Out<'_>) -> std::io::Result<()>,
 {
     let Some(path) = path.filter(|p| p.as_os_str() != "-") else {
         return super::with_stdout(write).context("cannot write to standard output");
@@ -262,7 +262,7 @@ where
         .tempfile_in(dir)
         .with_context(|| format!("cannot create a temporary file in {}", dir.display()))?;
     let written = {
-        let mut buffered = std::io::BufWriter::new(tmp.as_file_mut());
+        let mut buffered = super::Out::new(tmp.as_file_mut());
         write(&mut buffered).and_then(|()| buffered.flush())
     };
     written

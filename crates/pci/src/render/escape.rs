@@ -45,11 +45,18 @@ fn write_escaped<W: fmt::Write + ?Sized>(out: &mut W, c: char) -> fmt::Result {
     }
 }
 
+/// Whether `b` is printable ASCII, or a line feed or tab that `keep` lets through: the fast
+/// path of the escaping loops, which look at characters only from the first other byte on.
+fn plain_byte(b: u8, keep_lf: bool, keep_tab: bool) -> bool {
+    (0x20..0x7f).contains(&b) || (b == b'\n' && keep_lf) || (b == b'\t' && keep_tab)
+}
+
 /// `s` with every unsafe character but those `keep` accepts shown as an escape; borrowed when
 /// there is none. The one loop behind [`esc`], [`line()`] and [`terminal_safe`].
 fn escaped(s: &str, keep: impl Fn(char) -> bool) -> Cow<'_, str> {
+    let (keep_lf, keep_tab) = (keep('\n'), keep('\t'));
     let shown = |c: char| is_unsafe(c) && !keep(c);
-    if !s.chars().any(shown) {
+    if s.bytes().all(|b| plain_byte(b, keep_lf, keep_tab)) || !s.chars().any(shown) {
         return Cow::Borrowed(s);
     }
     let mut out = String::with_capacity(s.len() + 16);
@@ -149,21 +156,32 @@ impl<W: io::Write> TerminalSafe<W> {
 
 impl<W: io::Write> fmt::Write for TerminalSafe<W> {
     fn write_str(&mut self, s: &str) -> fmt::Result {
-        let mut from = 0;
-        for (i, c) in s.char_indices() {
+        let mut rest = s;
+        loop {
+            // Printable ASCII, line feeds and tabs go out as they are, in one write.
+            let plain = rest
+                .bytes()
+                .position(|b| !plain_byte(b, true, true))
+                .unwrap_or(rest.len());
+            // Every byte before `plain` is ASCII: a character boundary.
+            let Some((safe, tail)) = rest.split_at_checked(plain) else {
+                return self.put(rest.as_bytes());
+            };
+            if !safe.is_empty() {
+                self.put(safe.as_bytes())?;
+            }
+            let Some(c) = tail.chars().next() else {
+                return Ok(());
+            };
             if is_unsafe(c) && !kept_in_output(c) {
-                if let Some(safe) = s.get(from..i) {
-                    self.put(safe.as_bytes())?;
-                }
                 let mut shown = String::with_capacity(10);
                 let _ = write_escaped(&mut shown, c);
                 self.put(shown.as_bytes())?;
-                from = i + c.len_utf8();
+            } else {
+                let mut utf8 = [0; 4];
+                self.put(c.encode_utf8(&mut utf8).as_bytes())?;
             }
-        }
-        match s.get(from..) {
-            Some(rest) if !rest.is_empty() => self.put(rest.as_bytes()),
-            _ => Ok(()),
+            rest = tail.get(c.len_utf8()..).unwrap_or_default();
         }
     }
 }
