@@ -1,5 +1,5 @@
-//! Text ([`write_text`]) and JSON ([`write_json`]) of a [`Budget`], written to any
-//! [`std::io::Write`]; [`text`] and [`json()`] give them as a `String`. Renderers never read
+//! Text ([`write_text`]) and JSON (`write_json`) of a [`Budget`], written to any
+//! [`std::io::Write`]; [`text`] and `json` give them as a `String`. Renderers never read
 //! files. The JSON renderer is behind the `json` feature (on by default).
 
 use std::fmt;

@@ -1,9 +1,9 @@
 //! Renderers in `lspci`'s formats: a list like `lspci -nnD` ([`write_list`]), a tree like
 //! `lspci -t` ([`write_tree`]), records like `lspci -vmmnnDk` ([`write_vmm`]), and (feature
-//! `json`, on by default) JSON ([`write_json`]). They never read files: they take what
+//! `json`, on by default) JSON (`write_json`). They never read files: they take what
 //! [`Pci::read`] read, and write to any [`std::io::Write`] as they go, so that the output is
 //! never held whole. Each has a `String` form for the callers that want one ([`list`],
-//! [`tree`], [`vmm`], [`json()`]).
+//! [`tree`], [`vmm`], `json`).
 //!
 //! The text formats show control characters from the host (in names, paths, links) as escapes
 //! ([`escape`]).
