@@ -15,7 +15,7 @@ use lsnvlink::memlock::version::Release;
 use lsnvlink::memlock::{RootHost, budget};
 use lsnvlink::render::prom::{self, MemlockNeed};
 use lsnvlink::render::{dot, report as render};
-use lsnvlink::topology::{Topology, VENDOR_NVIDIA};
+use lsnvlink::topology::{Diagnostic, Topology, VENDOR_NVIDIA};
 use pci::Names;
 
 use super::source::SourceArgs;
@@ -206,9 +206,7 @@ fn report(args: &ReportArgs) -> anyhow::Result<ExitCode> {
     rename_unknown_gpus(&mut topology);
     if let Some(facts) = &numa {
         let checks = hwloc::cross_check(facts, &topology);
-        topology.notes.extend(checks);
-        topology.notes.sort();
-        topology.notes.dedup();
+        topology.add_notes(checks.into_iter().map(Diagnostic::Input));
     }
     let report = Report::new(topology);
     let needs = match (&root, args.format) {

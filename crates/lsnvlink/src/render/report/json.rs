@@ -9,7 +9,7 @@ use std::io;
 use serde::Serialize;
 
 use crate::audit::Report;
-use crate::topology::{Bridge, Gpu, IommuGrouping, Npu, Nvlink2Kernel, Topology};
+use crate::topology::{Bridge, Diagnostic, Gpu, IommuGrouping, Npu, Nvlink2Kernel, Topology};
 
 use super::no_nvlink2_sentence;
 
@@ -26,7 +26,13 @@ struct Doc<'a> {
     gpus: Vec<GpuJ<'a>>,
     bridges: Vec<BridgeJ<'a>>,
     findings: Vec<FindingJ<'a>>,
-    notes: &'a [String],
+    #[serde(serialize_with = "texts")]
+    notes: &'a [Diagnostic],
+}
+
+/// Diagnostics as the list of their texts, as schema 2 has them.
+fn texts<S: serde::Serializer>(list: &&[Diagnostic], s: S) -> Result<S::Ok, S::Error> {
+    s.collect_seq(list.iter().map(ToString::to_string))
 }
 
 #[derive(Serialize)]
@@ -124,7 +130,8 @@ struct GpuJ<'a> {
     cpu_links: Vec<CpuLinkJ>,
     gpu_links: Vec<GpuLinkJ>,
     vfio_problems: Vec<String>,
-    problems: &'a [String],
+    #[serde(serialize_with = "texts")]
+    problems: &'a [Diagnostic],
     numa_status: Option<NumaStatusJ<'a>>,
 }
 
@@ -154,7 +161,8 @@ struct BridgeJ<'a> {
     atsd: Option<u64>,
     libvirt_missing: Vec<&'static str>,
     vfio_problems: Vec<String>,
-    problems: &'a [String],
+    #[serde(serialize_with = "texts")]
+    problems: &'a [Diagnostic],
 }
 
 #[derive(Serialize)]
