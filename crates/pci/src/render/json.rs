@@ -37,7 +37,7 @@ impl Serialize for Devices<'_> {
 
 #[derive(Serialize)]
 struct DeviceJ<'a> {
-    address: String,
+    address: Text<crate::PciAddress>,
     class_id: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     class_name: Option<Option<&'a str>>,
@@ -46,7 +46,7 @@ struct DeviceJ<'a> {
     device_name: Option<Option<&'a str>>,
     devspec: Option<&'a str>,
     driver: Option<&'a str>,
-    errors: Vec<ErrorJ>,
+    errors: Vec<ErrorJ<'a>>,
     iommu_group: Option<u32>,
     numa_node: Option<u32>,
     of_node: Option<&'a str>,
@@ -63,9 +63,18 @@ struct DeviceJ<'a> {
 }
 
 #[derive(Serialize)]
-struct ErrorJ {
+struct ErrorJ<'a> {
     attribute: &'static str,
-    problem: String,
+    problem: Text<&'a crate::Problem>,
+}
+
+/// A value serialized as the string its `Display` writes, without a `String` in between.
+struct Text<T>(T);
+
+impl<T: std::fmt::Display> Serialize for Text<T> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(&self.0)
+    }
 }
 
 /// A number as a string of `N` lower-case hex digits (`"10de"`, `"0a"`).
@@ -91,7 +100,7 @@ fn device<'a>(d: &'a Device, ids: Ids<'a>) -> DeviceJ<'a> {
         Ids::Numeric => None,
     };
     DeviceJ {
-        address: d.address.to_string(),
+        address: Text(d.address),
         class_id: d.class.map(|c| format!("{:06x}", c.code())),
         class_name: names.map(|names| {
             d.class.and_then(|c| {
@@ -113,7 +122,7 @@ fn device<'a>(d: &'a Device, ids: Ids<'a>) -> DeviceJ<'a> {
             .iter()
             .map(|e| ErrorJ {
                 attribute: e.attribute.name(),
-                problem: e.problem.to_string(),
+                problem: Text(&e.problem),
             })
             .collect(),
         iommu_group: d.iommu_group,
