@@ -55,7 +55,8 @@ fuzz_target!(|data: &[u8]| {
     let _ = dot::dot(&report);
     let host = Host::from_report(PathBuf::from("fuzz.tar.gz"), &report);
     let fleet = Fleet::from_hosts(vec![host.clone(), host]);
-    let _ = (fleet::text(&fleet), fleet::json_lines(&fleet));
+    let _ = fleet::render::write_text(&mut std::io::sink(), &fleet);
+    let _ = fleet::render::write_json_lines(&mut std::io::sink(), &fleet);
     if let Ok(guest) = parse_domain_bytes(guest_xml(&report).as_bytes()) {
         if let Ok(b) = budget(
             guest,

@@ -4,7 +4,8 @@
 //! Each report is flattened into facts keyed by section, subject and field (`gpu`,
 //! `0004:04:00.0`, `driver` → `nvidia`); the difference is the facts only one side has and the
 //! facts whose values differ, in key order. The host name is not a fact: two nodes that should
-//! be identical differ in their names by design.
+//! be identical differ in their names by design. [`render`] writes the differences as text or
+//! JSON.
 //!
 //! ```
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -19,12 +20,13 @@
 //! ```
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 
 use serde::Serialize;
 
 use crate::audit::Report;
 use crate::topology::Topology;
+
+pub mod render;
 
 /// The version of the JSON layout of `lsnvlink diff`.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -213,65 +215,4 @@ pub struct Side<'a> {
     pub source: &'a str,
     /// Its host name.
     pub hostname: Option<&'a str>,
-}
-
-/// The differences as text: a header, then one line per change (`~` changed, `-` only in the
-/// first, `+` only in the second).
-pub fn text(a: &Side<'_>, b: &Side<'_>, changes: &[Change]) -> String {
-    let mut out = String::new();
-    let name = |s: &Side<'_>| match s.hostname {
-        Some(h) => format!("{} ({h})", s.source),
-        None => s.source.to_owned(),
-    };
-    let _ = wln!(
-        out,
-        "{} vs {}: {}",
-        name(a),
-        name(b),
-        match changes.len() {
-            0 => "no differences".to_owned(),
-            1 => "1 difference".to_owned(),
-            n => format!("{n} differences"),
-        }
-    );
-    for c in changes {
-        let what = format!("{} {} {}", c.section, c.subject, c.field);
-        let _ = match (&c.a, &c.b) {
-            (Some(x), Some(y)) => wln!(out, "~ {what}: {x} -> {y}"),
-            (Some(x), None) => wln!(out, "- {what}: {x}"),
-            (None, Some(y)) => wln!(out, "+ {what}: {y}"),
-            (None, None) => Ok(()),
-        };
-    }
-    crate::render::escape::terminal_safe(out)
-}
-
-/// The differences as JSON (`schema_version`, `a`, `b`, `same`, `changes`), ending in a
-/// newline.
-pub fn json(a: &Side<'_>, b: &Side<'_>, changes: &[Change]) -> String {
-    #[derive(Serialize)]
-    struct Doc<'d> {
-        schema_version: u32,
-        a: &'d Side<'d>,
-        b: &'d Side<'d>,
-        same: bool,
-        changes: &'d [Change],
-    }
-    let doc = Doc {
-        schema_version: SCHEMA_VERSION,
-        a,
-        b,
-        same: changes.is_empty(),
-        changes,
-    };
-    let mut s = serde_json::to_string_pretty(&doc).unwrap_or_else(|e| {
-        let mut s = String::new();
-        let _ = write!(
-            s,
-            "{{\"schema_version\": {SCHEMA_VERSION}, \"error\": \"{e}\"}}"
-        );
-        s
-    });
-    s.push('\n');
-    s
 }

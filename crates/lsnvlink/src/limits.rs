@@ -14,7 +14,6 @@
 //! | symlink-walk steps per lookup / per run | 8,192 / 5,000,000 | same | same |
 //! | a file named on the command line (blob, pci.ids, domain XML) | 16 MiB | | |
 //! | `dt --format json` output per input byte | 16 (at least 1 MiB) | | |
-//! | PCI devices `pci --format json/vmm` renders | 1,024 | | |
 //!
 //! A real AC922 capture holds about 130 KB in 1,200 entries; a report on it takes about
 //! 16,000 symlink-walk steps (the 5,000,000 of a run are 300 such reports).

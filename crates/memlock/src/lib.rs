@@ -36,7 +36,8 @@ macro_rules! wln {
 }
 
 pub mod domain;
-mod escape;
+/// The terminal escaping of lsnvlink's text renderers (`pci::render::escape`).
+use pci::render::escape;
 pub mod formula;
 mod host;
 pub mod layout;

@@ -1,10 +1,9 @@
-//! Text and JSON of a [`Budget`]. Renderers never read files. The JSON renderer is behind the
-//! `json` feature (on by default).
+//! Text ([`write_text`]) and JSON (`write_json`) of a [`Budget`], written to any
+//! [`std::io::Write`]; [`text`] and `json` give them as a `String`. Renderers never read
+//! files. The JSON renderer is behind the `json` feature (on by default).
 
-use std::fmt::Write as _;
-
-#[cfg(feature = "json")]
-use serde_json::{Value, json};
+use std::fmt;
+use std::io;
 
 use super::formula::{Limit, Passthrough, Terms};
 use super::size::gib;
@@ -34,19 +33,24 @@ fn plural(n: u64, one: &str) -> String {
     }
 }
 
-/// The budget as text: the guest, its PHBs and devices, each term, the limit, the layout.
+/// Writes the budget as text: the guest, its PHBs and devices, each term, the limit, the
+/// layout.
 ///
 /// Control characters from the guest or the host (in names, paths, messages) are shown as
 /// escapes (`\x1b`, `\n`): each line is written escaped, and the whole text keeps only its
 /// own line feeds and tabs.
-pub fn text(b: &Budget) -> String {
-    crate::escape::terminal_safe(text_raw(b))
+pub fn write_text<W: io::Write + ?Sized>(out: &mut W, b: &Budget) -> io::Result<()> {
+    crate::escape::write_terminal_safe(out, |out| text_raw(out, b))
 }
 
-fn text_raw(b: &Budget) -> String {
-    let mut out = String::new();
+/// [`write_text`] as a `String`.
+pub fn text(b: &Budget) -> String {
+    pci::render::to_string(|out| write_text(out, b))
+}
+
+fn text_raw<W: fmt::Write + ?Sized>(out: &mut W, b: &Budget) -> fmt::Result {
     let g = &b.guest;
-    let _ = wln!(
+    wln!(
         out,
         "memlock budget, libvirt {}: {} {} guest{}{}",
         b.release,
@@ -60,33 +64,33 @@ fn text_raw(b: &Budget) -> String {
             .as_deref()
             .map(|n| format!(" {n:?}"))
             .unwrap_or_default(),
-    );
-    let _ = write!(out, "memory {} KiB", g.memory_kib);
+    )?;
+    write!(out, "memory {} KiB", g.memory_kib)?;
     if let Some(m) = g.max_memory_kib {
-        let _ = write!(out, ", maxMemory {m} KiB");
+        write!(out, ", maxMemory {m} KiB")?;
     }
     if let Some(c) = g.current_memory_kib {
-        let _ = write!(out, ", currentMemory {c} KiB (never used)");
+        write!(out, ", currentMemory {c} KiB (never used)")?;
     }
-    out.push('\n');
+    out.write_char('\n')?;
     let path = if b.ppc64_path {
         "ppc64 formula"
     } else {
         "generic path"
     };
-    let _ = wln!(out, "path: {path}");
+    wln!(out, "path: {path}")?;
 
     if !b.phbs.is_empty() {
         if b.ppc64_path {
-            out.push('\n');
-            let _ = wln!(out, "PHBs counted: {}", b.phb_count);
+            out.write_char('\n')?;
+            wln!(out, "PHBs counted: {}", b.phb_count)?;
         } else {
-            out.push('\n');
-            let _ = wln!(out, "PHBs (the generic path does not count them):");
+            out.write_char('\n')?;
+            wln!(out, "PHBs (the generic path does not count them):")?;
         }
         for p in &b.phbs {
             let devices: Vec<String> = p.hostdevs.iter().map(ToString::to_string).collect();
-            let _ = wln!(
+            wln!(
                 out,
                 "  PHB {} ({}, vPHB {}{}){}{}",
                 p.index,
@@ -95,16 +99,16 @@ fn text_raw(b: &Budget) -> String {
                 if p.counted { "" } else { ", not counted" },
                 if devices.is_empty() { "" } else { ": " },
                 devices.join(" ")
-            );
+            )?;
         }
     } else if b.ppc64_path {
-        out.push('\n');
-        let _ = wln!(out, "PHBs counted: {}", b.phb_count);
+        out.write_char('\n')?;
+        wln!(out, "PHBs counted: {}", b.phb_count)?;
     }
 
     if !b.hostdevs.is_empty() {
-        out.push('\n');
-        let _ = wln!(out, "assigned PCI devices:");
+        out.write_char('\n')?;
+        wln!(out, "assigned PCI devices:")?;
         for h in &b.hostdevs {
             let group = h.iommu_group.map_or_else(
                 || "IOMMU group ?".to_owned(),
@@ -115,11 +119,11 @@ fn text_raw(b: &Budget) -> String {
             if h.nv2_bridge {
                 tags.push("NV2 bridge");
             }
-            let _ = wln!(out, "  {}  {group}  {}", h.address, tags.join(", "));
+            wln!(out, "  {}  {group}  {}", h.address, tags.join(", "))?;
         }
     }
-    out.push('\n');
-    let _ = wln!(
+    out.write_char('\n')?;
+    wln!(
         out,
         "NVLink2 branch: {}",
         if b.nv2_bridges.is_empty() {
@@ -128,13 +132,12 @@ fn text_raw(b: &Budget) -> String {
             let list: Vec<String> = b.nv2_bridges.iter().map(ToString::to_string).collect();
             format!("yes ({})", list.join(" "))
         }
-    );
+    )?;
 
-    out.push('\n');
-    let _ = wln!(out, "terms (KiB):");
-    let row = |out: &mut String, name: &str, what: &str, v: u64| {
-        let _ = wln!(out, "  {name:<13} {what:<44} {v:>15}");
-    };
+    out.write_char('\n')?;
+    wln!(out, "terms (KiB):")?;
+    let row =
+        |out: &mut W, name: &str, what: &str, v: u64| wln!(out, "  {name:<13} {what:<44} {v:>15}");
     match b.computation.terms {
         Terms::Ppc64 {
             phbs,
@@ -146,26 +149,26 @@ fn text_raw(b: &Budget) -> String {
             total,
             ..
         } => {
-            row(&mut out, "hash table", "maxMemory / 128", hash_table);
+            row(out, "hash table", "maxMemory / 128", hash_table)?;
             row(
-                &mut out,
+                out,
                 "PHB windows",
                 &format!("4 MiB x {}", plural(phbs, "PHB")),
                 phb_windows,
-            );
-            row(&mut out, "fixed", "8 MiB", base_fixed);
-            row(&mut out, "base", "", base);
+            )?;
+            row(out, "fixed", "8 MiB", base_fixed)?;
+            row(out, "base", "", base)?;
             match passthrough {
-                Passthrough::None => row(&mut out, "passthrough", "none (no VFIO device)", 0),
+                Passthrough::None => row(out, "passthrough", "none (no VFIO device)", 0)?,
                 Passthrough::Nvlink2 { total, .. } => row(
-                    &mut out,
+                    out,
                     "passthrough",
                     &format!(
                         "NVLink2: maxMemory + 256 GiB x {} + 8 MiB",
                         plural(phbs, "PHB")
                     ),
                     total,
-                ),
+                )?,
                 Passthrough::Vfio {
                     dma_floor,
                     ddw,
@@ -173,20 +176,20 @@ fn text_raw(b: &Budget) -> String {
                     ..
                 } => {
                     row(
-                        &mut out,
+                        out,
                         "passthrough",
                         &format!("VFIO: max({dma_floor}, {ddw})"),
                         total,
-                    );
+                    )?;
                     row(
-                        &mut out,
+                        out,
                         "",
                         &format!("memory + memory/512 x {} + 8 MiB", plural(phbs, "PHB")),
                         ddw,
-                    );
+                    )?;
                 }
             }
-            row(&mut out, "total", "", total);
+            row(out, "total", "", total)?;
         }
         Terms::Generic {
             factor,
@@ -195,64 +198,64 @@ fn text_raw(b: &Budget) -> String {
             total,
         } => {
             row(
-                &mut out,
+                out,
                 "guest RAM",
                 &format!("{factor} x memory (device factor)"),
                 guest_ram,
-            );
-            row(&mut out, "fixed", "1 GiB (when the factor is not 0)", fixed);
-            row(&mut out, "total", "", total);
+            )?;
+            row(out, "fixed", "1 GiB (when the factor is not 0)", fixed)?;
+            row(out, "total", "", total)?;
         }
     }
 
     let c = &b.computation;
-    out.push('\n');
+    out.write_char('\n')?;
     match c.limit {
         Limit::Bytes(bytes) => {
-            let _ = wln!(
+            wln!(
                 out,
                 "limit: {bytes} bytes ({} GiB), branch {}",
                 gib(bytes),
                 c.branch.as_str()
-            );
+            )?;
         }
         Limit::Unlimited => {
-            let _ = wln!(out, "limit: unlimited, branch {}", c.branch.as_str());
+            wln!(out, "limit: unlimited, branch {}", c.branch.as_str())?;
         }
     }
     if let (Some(covers), Some(hard)) = (c.hard_limit_covers(), c.limit_bytes()) {
         let verdict = if covers { "covers" } else { "is BELOW" };
-        let _ = wln!(
+        wln!(
             out,
             "hard_limit {hard} bytes {verdict} the formula's {} bytes ({} GiB)",
             c.formula_bytes,
             gib(c.formula_bytes)
-        );
+        )?;
     }
 
     if let Some(xml) = hard_limit_xml(b) {
-        let _ = wln!(
+        wln!(
             out,
             "to pin it in the domain (virsh edit; it also caps the guest's whole memory use): {xml}"
-        );
+        )?;
     }
 
     if let Some(layout) = &b.layout
         && !layout.vphbs.is_empty()
     {
-        out.push('\n');
-        let _ = wln!(out, "guest layout (QEMU 4.1 to 8.1):");
+        out.write_char('\n')?;
+        wln!(out, "guest layout (QEMU 4.1 to 8.1):")?;
         for v in &layout.vphbs {
-            let _ = wln!(
+            wln!(
                 out,
                 "  vPHB {}: GPU RAM window {}, ATSD window {}",
                 v.vphb,
                 hex(v.ram_window),
                 hex(v.atsd_window)
-            );
+            )?;
             for gpu in &v.gpus {
                 let links: Vec<String> = gpu.links.iter().map(ToString::to_string).collect();
-                let _ = wln!(
+                wln!(
                     out,
                     "    GPU {} RAM {}-{} ({} GiB), guest NUMA node {}, links {}",
                     gpu.address,
@@ -265,10 +268,10 @@ fn text_raw(b: &Budget) -> String {
                     } else {
                         links.join(" ")
                     }
-                );
+                )?;
             }
             for a in &v.atsd {
-                let _ = wln!(
+                wln!(
                     out,
                     "    ATSD {} at {} (host register {}{})",
                     a.bridge,
@@ -279,19 +282,19 @@ fn text_raw(b: &Budget) -> String {
                     } else {
                         ""
                     }
-                );
+                )?;
             }
         }
     }
 
     if !b.warnings.is_empty() {
-        out.push('\n');
-        let _ = wln!(out, "warnings:");
+        out.write_char('\n')?;
+        wln!(out, "warnings:")?;
         for w in &b.warnings {
-            let _ = wln!(out, "  - {w}");
+            wln!(out, "  - {w}")?;
         }
     }
-    out
+    Ok(())
 }
 
 /// A `<memtune>` element that sets the formula's limit as `hard_limit` (KiB, rounded up as
@@ -309,93 +312,215 @@ pub fn hard_limit_xml(b: &Budget) -> Option<String> {
     ))
 }
 
-/// The budget as JSON (sorted keys, a trailing newline).
+/// Writes the budget as JSON (sorted keys, pretty-printed, a trailing newline).
+#[cfg(feature = "json")]
+pub fn write_json<W: io::Write + ?Sized>(out: &mut W, b: &Budget) -> io::Result<()> {
+    serde_json::to_writer_pretty(&mut *out, &json::Doc::new(b))?;
+    out.write_all(b"\n")
+}
+
+/// [`write_json`] as a `String`.
 #[cfg(feature = "json")]
 pub fn json(b: &Budget) -> String {
-    let c = &b.computation;
-    let g = &b.guest;
-    let mut terms: serde_json::Map<String, Value> = c
-        .terms
-        .by_name()
-        .into_iter()
-        .map(|(k, v)| (k.to_owned(), json!(v)))
-        .collect();
-    if let Some(h) = c.hard_limit_covers().and(g.hard_limit_kib) {
-        terms.insert("hard_limit".to_owned(), json!(h));
+    pci::render::to_string(|out| write_json(out, b))
+}
+
+/// The JSON document: typed structs whose keys are in sorted order, as schema version 1 has
+/// always written them.
+#[cfg(feature = "json")]
+mod json {
+    use std::collections::BTreeMap;
+
+    use serde::Serialize;
+
+    use super::super::formula::Limit;
+    use super::super::size::gib;
+    use super::super::{Budget, Guest, layout};
+    use super::{SCHEMA_VERSION, hard_limit_xml, hex, origin};
+
+    #[derive(Serialize)]
+    pub(super) struct Doc<'a> {
+        branch: &'static str,
+        formula_bytes: u64,
+        generic_factor: Option<u64>,
+        guest: GuestJ<'a>,
+        hard_limit_covers: Option<bool>,
+        hard_limit_xml: Option<String>,
+        hostdevs: Vec<HostdevJ>,
+        layout: Option<Vec<VphbJ>>,
+        libvirt: String,
+        limit_bytes: Option<u64>,
+        limit_gib: Option<String>,
+        nv2_bridges: Vec<String>,
+        path: &'static str,
+        phb_list: Vec<PhbJ<'a>>,
+        phbs: u64,
+        schema_version: u32,
+        terms_kib: BTreeMap<&'static str, u64>,
+        unlimited: bool,
+        warnings: &'a [String],
     }
-    let layout = b.layout.as_ref().map(|l| {
-        l.vphbs
-            .iter()
-            .map(|v| {
-                json!({
-                    "atsd": v.atsd.iter().map(|a| json!({
-                        "bridge": a.bridge.to_string(),
-                        "fallback": a.fallback,
-                        "gpa": hex(a.gpa),
-                        "host_register": hex(a.host_register),
-                    })).collect::<Vec<_>>(),
-                    "atsd_window": hex(v.atsd_window),
-                    "gpus": v.gpus.iter().map(|gpu| json!({
-                        "address": gpu.address.to_string(),
-                        "gpa": hex(gpu.gpa),
-                        "links": gpu.links.iter().map(ToString::to_string).collect::<Vec<_>>(),
-                        "numa_node": gpu.numa_node,
-                        "size_bytes": gpu.size,
-                    })).collect::<Vec<_>>(),
-                    "ram_window": hex(v.ram_window),
-                    "vphb": v.vphb,
+
+    #[derive(Serialize)]
+    struct GuestJ<'a> {
+        arch: &'a str,
+        current_memory_kib: Option<u64>,
+        domain_type: &'a str,
+        hard_limit_kib: Option<u64>,
+        locked: bool,
+        machine: Option<&'a str>,
+        max_memory_kib: Option<u64>,
+        mdevs: u64,
+        memory_kib: u64,
+        name: Option<&'a str>,
+        nvme_disks: u64,
+        vdpa_nets: u64,
+        viommu: bool,
+    }
+
+    #[derive(Serialize)]
+    struct HostdevJ {
+        address: String,
+        guest_bus: Option<u32>,
+        iommu_group: Option<u32>,
+        nv2_bridge: bool,
+        vfio: bool,
+    }
+
+    #[derive(Serialize)]
+    struct VphbJ {
+        atsd: Vec<AtsdJ>,
+        atsd_window: String,
+        gpus: Vec<GpuJ>,
+        ram_window: String,
+        vphb: u32,
+    }
+
+    #[derive(Serialize)]
+    struct AtsdJ {
+        bridge: String,
+        fallback: bool,
+        gpa: String,
+        host_register: String,
+    }
+
+    #[derive(Serialize)]
+    struct GpuJ {
+        address: String,
+        gpa: String,
+        links: Vec<String>,
+        numa_node: u64,
+        size_bytes: u64,
+    }
+
+    #[derive(Serialize)]
+    struct PhbJ<'a> {
+        counted: bool,
+        hostdevs: Vec<String>,
+        index: u32,
+        origin: &'a str,
+        vphb: u32,
+    }
+
+    fn guest(g: &Guest) -> GuestJ<'_> {
+        GuestJ {
+            arch: &g.arch,
+            current_memory_kib: g.current_memory_kib,
+            domain_type: &g.virt_type,
+            hard_limit_kib: g.hard_limit_kib,
+            locked: g.locked,
+            machine: g.machine.as_deref(),
+            max_memory_kib: g.max_memory_kib,
+            mdevs: g.mdevs,
+            memory_kib: g.memory_kib,
+            name: g.name.as_deref(),
+            nvme_disks: g.nvme_disks,
+            vdpa_nets: g.vdpa_nets,
+            viommu: g.viommu,
+        }
+    }
+
+    fn vphb(v: &layout::VphbLayout) -> VphbJ {
+        VphbJ {
+            atsd: v
+                .atsd
+                .iter()
+                .map(|a| AtsdJ {
+                    bridge: a.bridge.to_string(),
+                    fallback: a.fallback,
+                    gpa: hex(a.gpa),
+                    host_register: hex(a.host_register),
                 })
-            })
-            .collect::<Vec<_>>()
-    });
-    let value = json!({
-        "branch": c.branch.as_str(),
-        "formula_bytes": c.formula_bytes,
-        "generic_factor": b.generic_factor,
-        "guest": {
-            "arch": g.arch,
-            "current_memory_kib": g.current_memory_kib,
-            "domain_type": g.virt_type,
-            "hard_limit_kib": g.hard_limit_kib,
-            "locked": g.locked,
-            "machine": g.machine,
-            "max_memory_kib": g.max_memory_kib,
-            "mdevs": g.mdevs,
-            "memory_kib": g.memory_kib,
-            "name": g.name,
-            "nvme_disks": g.nvme_disks,
-            "vdpa_nets": g.vdpa_nets,
-            "viommu": g.viommu,
-        },
-        "hard_limit_covers": c.hard_limit_covers(),
-        "hard_limit_xml": hard_limit_xml(b),
-        "hostdevs": b.hostdevs.iter().map(|h| json!({
-            "address": h.address.to_string(),
-            "guest_bus": h.guest_bus,
-            "iommu_group": h.iommu_group,
-            "nv2_bridge": h.nv2_bridge,
-            "vfio": h.counted,
-        })).collect::<Vec<_>>(),
-        "layout": layout,
-        "libvirt": b.release.to_string(),
-        "limit_bytes": c.limit_bytes(),
-        "limit_gib": c.limit_bytes().map(gib),
-        "nv2_bridges": b.nv2_bridges.iter().map(ToString::to_string).collect::<Vec<_>>(),
-        "path": if b.ppc64_path { "ppc64" } else { "generic" },
-        "phb_list": b.phbs.iter().map(|p| json!({
-            "counted": p.counted,
-            "hostdevs": p.hostdevs.iter().map(ToString::to_string).collect::<Vec<_>>(),
-            "index": p.index,
-            "origin": origin(p.origin),
-            "vphb": p.vphb,
-        })).collect::<Vec<_>>(),
-        "phbs": b.phb_count,
-        "schema_version": SCHEMA_VERSION,
-        "terms_kib": terms,
-        "unlimited": c.limit == Limit::Unlimited,
-        "warnings": b.warnings,
-    });
-    let mut s = serde_json::to_string_pretty(&value).unwrap_or_default();
-    s.push('\n');
-    s
+                .collect(),
+            atsd_window: hex(v.atsd_window),
+            gpus: v
+                .gpus
+                .iter()
+                .map(|gpu| GpuJ {
+                    address: gpu.address.to_string(),
+                    gpa: hex(gpu.gpa),
+                    links: gpu.links.iter().map(ToString::to_string).collect(),
+                    numa_node: gpu.numa_node,
+                    size_bytes: gpu.size,
+                })
+                .collect(),
+            ram_window: hex(v.ram_window),
+            vphb: v.vphb,
+        }
+    }
+
+    impl Doc<'_> {
+        pub(super) fn new(b: &Budget) -> Doc<'_> {
+            let c = &b.computation;
+            let g = &b.guest;
+            let mut terms = c.terms.by_name();
+            if let Some(h) = c.hard_limit_covers().and(g.hard_limit_kib) {
+                terms.insert("hard_limit", h);
+            }
+            Doc {
+                branch: c.branch.as_str(),
+                formula_bytes: c.formula_bytes,
+                generic_factor: b.generic_factor,
+                guest: guest(g),
+                hard_limit_covers: c.hard_limit_covers(),
+                hard_limit_xml: hard_limit_xml(b),
+                hostdevs: b
+                    .hostdevs
+                    .iter()
+                    .map(|h| HostdevJ {
+                        address: h.address.to_string(),
+                        guest_bus: h.guest_bus,
+                        iommu_group: h.iommu_group,
+                        nv2_bridge: h.nv2_bridge,
+                        vfio: h.counted,
+                    })
+                    .collect(),
+                layout: b
+                    .layout
+                    .as_ref()
+                    .map(|l| l.vphbs.iter().map(vphb).collect()),
+                libvirt: b.release.to_string(),
+                limit_bytes: c.limit_bytes(),
+                limit_gib: c.limit_bytes().map(gib),
+                nv2_bridges: b.nv2_bridges.iter().map(ToString::to_string).collect(),
+                path: if b.ppc64_path { "ppc64" } else { "generic" },
+                phb_list: b
+                    .phbs
+                    .iter()
+                    .map(|p| PhbJ {
+                        counted: p.counted,
+                        hostdevs: p.hostdevs.iter().map(ToString::to_string).collect(),
+                        index: p.index,
+                        origin: origin(p.origin),
+                        vphb: p.vphb,
+                    })
+                    .collect(),
+                phbs: b.phb_count,
+                schema_version: SCHEMA_VERSION,
+                terms_kib: terms,
+                unlimited: c.limit == Limit::Unlimited,
+                warnings: &b.warnings,
+            }
+        }
+    }
 }

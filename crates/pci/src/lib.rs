@@ -10,7 +10,8 @@
 //!
 //! [`Tree`] arranges the devices as domain → root bus → root port → switch → endpoint, in
 //! linear time; [`Names`] turns ids into names the way `lspci -nn` prints them, from the
-//! system's `pci.ids` and a small built-in table for POWER9 NVLink2 parts.
+//! system's `pci.ids` and a small built-in table for POWER9 NVLink2 parts; [`render`] writes
+//! them as `lspci -nnD`, `-t` and `-vmmnnDk` do, or as JSON (feature `json`, on by default).
 //!
 //! ```
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -45,10 +46,23 @@
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
 
+/// `writeln!` for text bound for a terminal: the formatted line is written through
+/// [`render::escape::line`], so control characters in it (a newline or an escape sequence
+/// inside a pci.ids name) are shown as escapes.
+macro_rules! wln {
+    ($out:expr, $($arg:tt)*) => {
+        {
+            use $crate::render::escape::LineWrite as _;
+            $out.write_line(format_args!($($arg)*))
+        }
+    };
+}
+
 mod address;
 mod config;
 mod device;
 pub mod names;
+pub mod render;
 mod sysfs;
 mod tree;
 pub mod value;

@@ -69,11 +69,11 @@ pub fn run(args: &DiffArgs) -> anyhow::Result<ExitCode> {
         source: &sb,
         hostname: rb.topology.platform.hostname.as_deref(),
     };
-    let out = match args.format {
-        DiffFormat::Text => diff::text(&a, &b, &changes),
-        DiffFormat::Json => diff::json(&a, &b, &changes),
-    };
-    super::write_stdout(out.as_bytes()).context("cannot write to standard output")?;
+    super::with_stdout(|out| match args.format {
+        DiffFormat::Text => diff::render::write_text(out, &a, &b, &changes),
+        DiffFormat::Json => diff::render::write_json(out, &a, &b, &changes),
+    })
+    .context("cannot write to standard output")?;
     Ok(if changes.is_empty() {
         ExitCode::SUCCESS
     } else {

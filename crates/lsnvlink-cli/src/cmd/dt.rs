@@ -7,11 +7,12 @@
 //! Without a blob, the tree is the directory form at `/proc/device-tree` inside the root
 //! (`--root`, `--capture`, or the live system).
 
+use std::fmt::Write as _;
+use std::io::Write;
 use std::path::PathBuf;
 
 use anyhow::{Context, Result, anyhow, bail};
 use devtree::{Node, Property, Tree, ValueKind};
-use serde_json::{Value, json};
 
 use super::source::SourceArgs;
 
@@ -88,9 +89,9 @@ enum Format {
     Json,
 }
 
-/// Runs `lsnvlink dt`.
+/// Runs `lsnvlink dt`. What could fail (a missing node, the JSON output bound) is known
+/// before anything is written.
 pub fn run(args: DtArgs) -> Result<()> {
-    let mut out = String::new();
     match args.command {
         DtCommand::Dump { file, from, format } => {
             let from = TreeSource {
@@ -99,12 +100,16 @@ pub fn run(args: DtArgs) -> Result<()> {
             };
             with_tree(&from, |tree, origin, input| {
                 warn_problems(tree);
-                out = match format {
-                    DumpFormat::Dts => devtree::dts::to_dts(tree),
-                    DumpFormat::Json => bounded_json(&dump_json(tree, origin), input)?,
-                };
-                Ok(())
-            })?;
+                match format {
+                    DumpFormat::Dts => {
+                        write_out(|out| super::write_fmt(out, |w| devtree::dts::write_dts(tree, w)))
+                    }
+                    DumpFormat::Json => {
+                        let json = bounded_json(&dump_json(tree, origin), input)?;
+                        write_out(|out| out.write_all(&json))
+                    }
+                }
+            })
         }
         DtCommand::Get {
             path,
@@ -112,18 +117,18 @@ pub fn run(args: DtArgs) -> Result<()> {
             from,
             format,
         } => with_tree(&from, |tree, _, input| {
-            let node = find(tree, &path)?;
-            out = get(node, prop.as_deref(), format, input)?;
-            Ok(())
-        })?,
+            get(find(tree, &path)?, prop.as_deref(), format, input)
+        }),
         DtCommand::Ls { path, from, format } => with_tree(&from, |tree, _, input| {
-            let node = find(tree, &path)?;
-            out = ls(node, format, input)?;
-            Ok(())
-        })?,
+            ls(find(tree, &path)?, format, input)
+        }),
     }
-    // A closed pipe (`| head`) is handled once, in `cli::main`.
-    super::write_stdout(out.as_bytes()).context("cannot write to standard output")
+}
+
+/// Writes to standard output ([`super::with_stdout`]). A closed pipe (`| head`) is handled
+/// once, in `cli::main`.
+fn write_out(write: impl FnOnce(&mut super::Out<'_>) -> std::io::Result<()>) -> Result<()> {
+    super::with_stdout(write).context("cannot write to standard output")
 }
 
 /// Reads the tree the options name and hands it to `f` with a description of its origin and
@@ -182,11 +187,12 @@ impl std::io::Write for Capped {
     }
 }
 
-/// `value` as pretty JSON with a final newline, written straight from the tree (no
-/// intermediate document) and refused once it passes
+/// `value` as pretty JSON with a final newline, serialized straight from the tree (no
+/// intermediate document) into a buffer that is written only when whole (a refused dump
+/// writes nothing), and refused once it passes
 /// [`fsroot::Limits::max_output_bytes`] for `input` bytes: a deep tree's indentation and
 /// repeated paths cannot turn a 68 KB capture into 780 MB.
-fn bounded_json(value: &impl serde::Serialize, input: u64) -> Result<String> {
+fn bounded_json(value: &impl serde::Serialize, input: u64) -> Result<Vec<u8>> {
     let limits = lsnvlink::limits::input();
     let cap = limits.max_output_bytes(input);
     let mut out = Capped {
@@ -201,7 +207,7 @@ fn bounded_json(value: &impl serde::Serialize, input: u64) -> Result<String> {
         );
     }
     out.buf.push(b'\n');
-    String::from_utf8(out.buf).context("JSON output is not UTF-8")
+    Ok(out.buf)
 }
 
 fn warn_problems(tree: &Tree<'_>) {
@@ -218,55 +224,59 @@ fn find<'t, 'a>(tree: &'t Tree<'a>, path: &str) -> Result<Node<'t, 'a>> {
         .ok_or_else(|| anyhow!("no node {path:?} in the device tree"))
 }
 
-fn value_text(value: &[u8]) -> String {
-    let mut s = String::new();
-    let _ = devtree::dts::write_value(value, &mut s);
-    s
-}
-
-fn get(node: Node<'_, '_>, prop: Option<&str>, format: Format, input: u64) -> Result<String> {
+fn get(node: Node<'_, '_>, prop: Option<&str>, format: Format, input: u64) -> Result<()> {
     let path = node.path();
-    match prop {
-        Some(name) => {
-            let p = node.property(name).ok_or_else(|| {
-                let unreadable = node.errors().iter().find(|e| e.name == name);
-                match unreadable {
-                    Some(e) => anyhow!("{path}: property {name:?} is unreadable: {}", e.message),
-                    None => anyhow!("{path}: no property {name:?}"),
-                }
-            })?;
-            Ok(match format {
-                Format::Text => format!("{}\n", value_text(p.value())),
-                // Keys in sorted order, as serde_json's maps print them.
-                Format::Json => bounded_json(
-                    &GetProperty {
+    let Some(name) = prop else {
+        return match format {
+            Format::Text => write_out(|out| {
+                super::write_fmt(out, |w| {
+                    for p in node.properties() {
+                        devtree::dts::write_property(p, w)?;
+                        w.write_char('\n')?;
+                    }
+                    Ok(())
+                })
+            }),
+            Format::Json => {
+                let json = bounded_json(
+                    &GetNode {
+                        errors: errors_json(node),
                         path,
-                        property: PropJson(p),
+                        properties: Props(node.properties()),
                         schema_version: SCHEMA_VERSION,
                     },
                     input,
-                )?,
-            })
-        }
-        None => Ok(match format {
-            Format::Text => {
-                let mut s = String::new();
-                for p in node.properties() {
-                    let _ = devtree::dts::write_property(p, &mut s);
-                    s.push('\n');
-                }
-                s
+                )?;
+                write_out(|out| out.write_all(&json))
             }
-            Format::Json => bounded_json(
-                &GetNode {
-                    errors: errors_json(node),
+        };
+    };
+    let p = node.property(name).ok_or_else(|| {
+        let unreadable = node.errors().iter().find(|e| e.name == name);
+        match unreadable {
+            Some(e) => anyhow!("{path}: property {name:?} is unreadable: {}", e.message),
+            None => anyhow!("{path}: no property {name:?}"),
+        }
+    })?;
+    match format {
+        Format::Text => write_out(|out| {
+            super::write_fmt(out, |w| {
+                devtree::dts::write_value(p.value(), w)?;
+                w.write_char('\n')
+            })
+        }),
+        // Keys in sorted order, as serde_json's maps print them.
+        Format::Json => {
+            let json = bounded_json(
+                &GetProperty {
                     path,
-                    properties: Props(node.properties()),
+                    property: PropJson(p),
                     schema_version: SCHEMA_VERSION,
                 },
                 input,
-            )?,
-        }),
+            )?;
+            write_out(|out| out.write_all(&json))
+        }
     }
 }
 
@@ -279,37 +289,49 @@ struct GetProperty<'p, 'a> {
 
 #[derive(serde::Serialize)]
 struct GetNode<'p, 'a> {
-    errors: Value,
+    errors: Vec<ErrorJson<'p>>,
     path: String,
     properties: Props<'p, 'a>,
     schema_version: u32,
 }
 
-fn ls(node: Node<'_, '_>, format: Format, input: u64) -> Result<String> {
-    Ok(match format {
-        Format::Text => {
-            let mut s = String::new();
+/// `dt ls --format json`. Keys in sorted order.
+#[derive(serde::Serialize)]
+struct LsJson<'t> {
+    children: Vec<&'t str>,
+    errors: Vec<ErrorJson<'t>>,
+    path: String,
+    properties: Vec<&'t str>,
+    schema_version: u32,
+}
+
+fn ls(node: Node<'_, '_>, format: Format, input: u64) -> Result<()> {
+    match format {
+        Format::Text => write_out(|out| {
             for p in node.properties() {
-                s.push_str(p.name());
-                s.push('\n');
+                out.write_all(p.name().as_bytes())?;
+                out.write_all(b"\n")?;
             }
             for c in node.children() {
-                s.push_str(c.name());
-                s.push_str("/\n");
+                out.write_all(c.name().as_bytes())?;
+                out.write_all(b"/\n")?;
             }
-            s
+            Ok(())
+        }),
+        Format::Json => {
+            let json = bounded_json(
+                &LsJson {
+                    children: node.children().map(|c| c.name()).collect(),
+                    errors: errors_json(node),
+                    path: node.path(),
+                    properties: node.properties().iter().map(Property::name).collect(),
+                    schema_version: SCHEMA_VERSION,
+                },
+                input,
+            )?;
+            write_out(|out| out.write_all(&json))
         }
-        Format::Json => bounded_json(
-            &json!({
-                "schema_version": SCHEMA_VERSION,
-                "path": node.path(),
-                "properties": node.properties().iter().map(Property::name).collect::<Vec<_>>(),
-                "children": node.children().map(|c| c.name()).collect::<Vec<_>>(),
-                "errors": errors_json(node),
-            }),
-            input,
-        )?,
-    })
+    }
 }
 
 /// A property as JSON, serialized as it is written: its name, the shape dtc would print it in,
@@ -363,10 +385,20 @@ impl serde::Serialize for Props<'_, '_> {
     }
 }
 
-fn errors_json(node: Node<'_, '_>) -> Value {
+/// An entry of a node that could not be read. Keys in sorted order.
+#[derive(serde::Serialize)]
+struct ErrorJson<'t> {
+    error: &'t str,
+    name: &'t str,
+}
+
+fn errors_json<'t>(node: Node<'t, '_>) -> Vec<ErrorJson<'t>> {
     node.errors()
         .iter()
-        .map(|e| json!({ "name": e.name, "error": e.message }))
+        .map(|e| ErrorJson {
+            error: &e.message,
+            name: &e.name,
+        })
         .collect()
 }
 
@@ -400,36 +432,49 @@ impl serde::Serialize for Children<'_, '_> {
 /// `reservations`, `root`, `schema_version`, `source`.
 #[derive(serde::Serialize)]
 struct Dump<'t, 'a> {
-    header: Option<Value>,
+    header: Option<HeaderJson>,
     problems: Vec<String>,
-    reservations: Vec<Value>,
+    reservations: Vec<ReservationJson>,
     root: NodeJson<'t, 'a>,
     schema_version: u32,
     source: String,
 }
 
+/// The blob's header. Keys in sorted order.
+#[derive(serde::Serialize)]
+struct HeaderJson {
+    boot_cpuid_phys: u32,
+    last_comp_version: u32,
+    size_dt_strings: u32,
+    size_dt_struct: u32,
+    totalsize: u32,
+    version: u32,
+}
+
+/// A memory reservation, address and size in hex.
+#[derive(serde::Serialize)]
+struct ReservationJson {
+    address: String,
+    size: String,
+}
+
 fn dump_json<'t, 'a>(tree: &'t Tree<'a>, origin: String) -> Dump<'t, 'a> {
-    let header = tree.header().map(|h| {
-        json!({
-            "version": h.version,
-            "last_comp_version": h.last_comp_version,
-            "boot_cpuid_phys": h.boot_cpuid_phys,
-            "totalsize": h.totalsize,
-            "size_dt_struct": h.size_dt_struct,
-            "size_dt_strings": h.size_dt_strings,
-        })
-    });
     Dump {
-        header,
+        header: tree.header().map(|h| HeaderJson {
+            boot_cpuid_phys: h.boot_cpuid_phys,
+            last_comp_version: h.last_comp_version,
+            size_dt_strings: h.size_dt_strings,
+            size_dt_struct: h.size_dt_struct,
+            totalsize: h.totalsize,
+            version: h.version,
+        }),
         problems: tree.problems().iter().map(ToString::to_string).collect(),
         reservations: tree
             .reservations()
             .iter()
-            .map(|r| {
-                json!({
-                    "address": format!("{:#x}", r.address),
-                    "size": format!("{:#x}", r.size),
-                })
+            .map(|r| ReservationJson {
+                address: format!("{:#x}", r.address),
+                size: format!("{:#x}", r.size),
             })
             .collect(),
         root: NodeJson(tree.root()),

@@ -79,11 +79,10 @@ pub fn run(args: &FleetArgs) -> anyhow::Result<ExitCode> {
             .install(|| Fleet::read(&inputs)),
         None => Fleet::read(&inputs),
     };
-    let text = match args.format {
-        FleetFormat::Text => fleet::text(&fleet),
-        FleetFormat::Json => fleet::json_lines(&fleet),
-    };
-    super::report::write_output(args.output.as_deref(), text.as_bytes())?;
+    super::report::write_output(args.output.as_deref(), |out| match args.format {
+        FleetFormat::Text => fleet::render::write_text(out, &fleet),
+        FleetFormat::Json => fleet::render::write_json_lines(out, &fleet),
+    })?;
     Ok(if fleet.unreadable().next().is_some() {
         ExitCode::from(2)
     } else if fleet.with_errors() > 0 {

@@ -2,7 +2,7 @@
 //! domain XML, with the host (live, `--root`, `--capture`) read for IOMMU groups and
 //! libvirt's NV2-bridge test.
 
-use std::io::Read;
+use std::io::{Read, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -217,11 +217,11 @@ pub fn run(args: &MemlockArgs) -> anyhow::Result<ExitCode> {
     let host = FactsHost::new(&facts, topology.as_ref());
     let mut result = budget(guest, args.libvirt, &host)?;
     result.warnings.extend(topology_problem);
-    let text = match args.format {
-        MemlockFormat::Text => render::text(&result),
-        MemlockFormat::Json => render::json(&result),
-    };
-    super::write_stdout(text.as_bytes()).context("cannot write to standard output")?;
+    super::with_stdout(|out| match args.format {
+        MemlockFormat::Text => render::write_text(out, &result),
+        MemlockFormat::Json => render::write_json(out, &result),
+    })
+    .context("cannot write to standard output")?;
     Ok(if result.computation.hard_limit_covers() == Some(false) {
         ExitCode::from(1)
     } else {
@@ -231,7 +231,7 @@ pub fn run(args: &MemlockArgs) -> anyhow::Result<ExitCode> {
 
 /// `--running`: every running guest against its QEMU's real limit.
 fn run_running(args: &MemlockArgs) -> anyhow::Result<ExitCode> {
-    use lsnvlink::memlock::running::{self, read_running};
+    use lsnvlink::memlock::running::read_running;
     let root = args.source.open()?;
     let guests = read_running(&root);
     let facts = HostFacts::read(&root).ok();
@@ -255,96 +255,138 @@ fn run_running(args: &MemlockArgs) -> anyhow::Result<ExitCode> {
         below |= ok == Some(false);
         rows.push((g, result, need, ok));
     }
-    let out = match args.format {
-        MemlockFormat::Text => {
-            let mut out = String::new();
-            if rows.is_empty() {
-                out.push_str(&format!(
-                    "no running libvirt guest ({}/*.xml) on {}\n",
-                    running::STATUS_DIR,
-                    root.origin()
-                ));
-            }
-            for (g, result, need, ok) in &rows {
-                let pid = g.pid.map_or_else(|| "?".to_owned(), |p| p.to_string());
-                let need_text = match need {
-                    Some(Some(n)) => format!("{n} bytes"),
-                    Some(None) => "unlimited".to_owned(),
-                    None => "unknown".to_owned(),
-                };
-                let have = match &g.limits {
-                    Ok(l) => l.soft.to_string(),
-                    Err(e) => format!("unknown ({e})"),
-                };
-                let verdict = match ok {
-                    Some(true) => "ok",
-                    Some(false) => "BELOW what libvirt's formula needs",
-                    None => "cannot tell",
-                };
-                out.push_str(&format!(
-                    "{} (pid {pid}): needs {need_text}, QEMU has {have}: {verdict}\n",
-                    lsnvlink::render::escape::esc(&g.name)
-                ));
-                match result {
-                    Ok(b) => {
-                        if let Some(xml) = render::hard_limit_xml(b)
-                            && *ok == Some(false)
-                        {
-                            out.push_str(&format!("  pin it: {xml}\n"));
-                        }
-                        for w in &b.warnings {
-                            out.push_str(&format!("  - {}\n", lsnvlink::render::escape::esc(w)));
-                        }
-                    }
-                    Err(e) => out.push_str(&format!(
-                        "  cannot compute: {}\n",
-                        lsnvlink::render::escape::esc(e)
-                    )),
-                }
-            }
-            out
-        }
+    super::with_stdout(|out| match args.format {
+        MemlockFormat::Text => running_text(out, &rows, &root),
         MemlockFormat::Json => {
-            let list: Vec<serde_json::Value> = rows
-                .iter()
-                .map(|(g, result, need, ok)| {
-                    let (limit, unlimited) = match &g.limits {
-                        Ok(l) => match l.soft {
-                            running::Limit::Bytes(b) => (Some(b), false),
-                            running::Limit::Unlimited => (None, true),
-                        },
-                        Err(_) => (None, false),
-                    };
-                    serde_json::json!({
-                        "name": g.name,
-                        "status_xml": g.status_path,
-                        "pid": g.pid,
-                        "need_bytes": need.flatten(),
-                        "need_unlimited": *need == Some(None),
-                        "qemu_limit_bytes": limit,
-                        "qemu_limit_unlimited": unlimited,
-                        "qemu_limit_error": g.limits.as_ref().err(),
-                        "ok": ok,
-                        "branch": result.as_ref().ok().map(|b| b.computation.branch.as_str()),
-                        "hard_limit_xml": result.as_ref().ok().and_then(render::hard_limit_xml),
-                        "warnings": result.as_ref().map(|b| b.warnings.clone()).unwrap_or_default(),
-                        "error": result.as_ref().err(),
-                    })
-                })
-                .collect();
-            let mut s = serde_json::to_string_pretty(&serde_json::json!({
-                "schema_version": render::SCHEMA_VERSION,
-                "guests": list,
-            }))
-            .unwrap_or_default();
-            s.push('\n');
-            s
+            let doc = RunningJson {
+                guests: rows.iter().map(RunningGuestJson::new).collect(),
+                schema_version: render::SCHEMA_VERSION,
+            };
+            serde_json::to_writer_pretty(&mut *out, &doc)?;
+            out.write_all(b"\n")
         }
-    };
-    super::write_stdout(out.as_bytes()).context("cannot write to standard output")?;
+    })
+    .context("cannot write to standard output")?;
     Ok(if below {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// One running guest: its status, the budget libvirt's formula gives it (or why none), what it
+/// needs (`Some(None)`: unlimited) and whether its QEMU's limit covers that.
+type RunningRow<'g> = (
+    &'g lsnvlink::memlock::running::Running,
+    Result<lsnvlink::memlock::Budget, String>,
+    Option<Option<u64>>,
+    Option<bool>,
+);
+
+/// `memlock --running` as text: one line per guest, then how to pin a limit that is too low,
+/// the budget's warnings or why there is none. Names, warnings and errors from the guests are
+/// shown with their control characters escaped.
+fn running_text(
+    out: &mut dyn Write,
+    rows: &[RunningRow<'_>],
+    root: &fsroot::Root,
+) -> std::io::Result<()> {
+    use lsnvlink::render::escape::esc;
+    if rows.is_empty() {
+        writeln!(
+            out,
+            "no running libvirt guest ({}/*.xml) on {}",
+            lsnvlink::memlock::running::STATUS_DIR,
+            root.origin()
+        )?;
+    }
+    for (g, result, need, ok) in rows {
+        let pid = g.pid.map_or_else(|| "?".to_owned(), |p| p.to_string());
+        let need_text = match need {
+            Some(Some(n)) => format!("{n} bytes"),
+            Some(None) => "unlimited".to_owned(),
+            None => "unknown".to_owned(),
+        };
+        let have = match &g.limits {
+            Ok(l) => l.soft.to_string(),
+            Err(e) => format!("unknown ({e})"),
+        };
+        let verdict = match ok {
+            Some(true) => "ok",
+            Some(false) => "BELOW what libvirt's formula needs",
+            None => "cannot tell",
+        };
+        writeln!(
+            out,
+            "{} (pid {pid}): needs {need_text}, QEMU has {have}: {verdict}",
+            esc(&g.name)
+        )?;
+        match result {
+            Ok(b) => {
+                if let Some(xml) = render::hard_limit_xml(b)
+                    && *ok == Some(false)
+                {
+                    writeln!(out, "  pin it: {xml}")?;
+                }
+                for w in &b.warnings {
+                    writeln!(out, "  - {}", esc(w))?;
+                }
+            }
+            Err(e) => writeln!(out, "  cannot compute: {}", esc(e))?,
+        }
+    }
+    Ok(())
+}
+
+/// `memlock --running --format json`. Keys in sorted order, as schema version 1 has them.
+#[derive(serde::Serialize)]
+struct RunningJson<'g> {
+    guests: Vec<RunningGuestJson<'g>>,
+    schema_version: u32,
+}
+
+/// One guest of [`RunningJson`]. Keys in sorted order.
+#[derive(serde::Serialize)]
+struct RunningGuestJson<'g> {
+    branch: Option<&'static str>,
+    error: Option<&'g str>,
+    hard_limit_xml: Option<String>,
+    name: &'g str,
+    need_bytes: Option<u64>,
+    need_unlimited: bool,
+    ok: Option<bool>,
+    pid: Option<u32>,
+    qemu_limit_bytes: Option<u64>,
+    qemu_limit_error: Option<&'g str>,
+    qemu_limit_unlimited: bool,
+    status_xml: &'g str,
+    warnings: &'g [String],
+}
+
+impl<'g> RunningGuestJson<'g> {
+    fn new((g, result, need, ok): &'g RunningRow<'g>) -> RunningGuestJson<'g> {
+        use lsnvlink::memlock::running;
+        let (limit, unlimited) = match &g.limits {
+            Ok(l) => match l.soft {
+                running::Limit::Bytes(b) => (Some(b), false),
+                running::Limit::Unlimited => (None, true),
+            },
+            Err(_) => (None, false),
+        };
+        RunningGuestJson {
+            branch: result.as_ref().ok().map(|b| b.computation.branch.as_str()),
+            error: result.as_ref().err().map(String::as_str),
+            hard_limit_xml: result.as_ref().ok().and_then(render::hard_limit_xml),
+            name: &g.name,
+            need_bytes: need.flatten(),
+            need_unlimited: *need == Some(None),
+            ok: *ok,
+            pid: g.pid,
+            qemu_limit_bytes: limit,
+            qemu_limit_error: g.limits.as_ref().err().map(String::as_str),
+            qemu_limit_unlimited: unlimited,
+            status_xml: &g.status_path,
+            warnings: result.as_ref().map_or(&[], |b| b.warnings.as_slice()),
+        }
+    }
 }

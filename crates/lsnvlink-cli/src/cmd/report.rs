@@ -14,9 +14,9 @@ use lsnvlink::inputs::{hwloc, sosreport};
 use lsnvlink::memlock::domain::{MAX_DOMAIN_XML_BYTES, parse_domain_bytes};
 use lsnvlink::memlock::version::Release;
 use lsnvlink::memlock::{FactsHost, budget};
-use lsnvlink::render::prom::MemlockNeed;
-use lsnvlink::render::report as render;
-use lsnvlink::topology::{Topology, VENDOR_NVIDIA};
+use lsnvlink::render::prom::{self, MemlockNeed};
+use lsnvlink::render::{dot, report as render};
+use lsnvlink::topology::{Diagnostic, Topology, VENDOR_NVIDIA};
 use pci::Names;
 
 use super::source::SourceArgs;
@@ -148,10 +148,10 @@ pub fn run_timestamp() -> u64 {
 pub fn run(args: &ReportArgs) -> anyhow::Result<ExitCode> {
     let result = report(args);
     if let (Err(_), Format::Prom, Some(path)) = (&result, args.format, &args.output) {
-        let failed = lsnvlink::render::prom::failed_run(run_timestamp());
+        let timestamp = run_timestamp();
         // The run's own error is what is reported; a file that cannot be written either (a
         // missing directory) changes nothing in it.
-        let _ = write_output(Some(path), failed.as_bytes());
+        let _ = write_output(Some(path), |out| prom::write_failed_run(out, timestamp));
     }
     result
 }
@@ -168,9 +168,9 @@ fn report(args: &ReportArgs) -> anyhow::Result<ExitCode> {
     let alone =
         args.sosreport.is_none() && args.source.root.is_none() && args.source.capture.is_none();
     if let (Some(facts), true) = (&numa, alone) {
-        let text = match args.format {
-            Format::Text => hwloc::text(facts),
-            Format::Json => hwloc::json(facts),
+        let json = match args.format {
+            Format::Text => false,
+            Format::Json => true,
             other => anyhow::bail!(
                 "--hwloc without a host gives text or json, not {}",
                 other
@@ -179,7 +179,13 @@ fn report(args: &ReportArgs) -> anyhow::Result<ExitCode> {
                     .unwrap_or_default()
             ),
         };
-        write_output(args.output.as_deref(), text.as_bytes())?;
+        write_output(args.output.as_deref(), |out| {
+            if json {
+                hwloc::write_json(out, facts)
+            } else {
+                hwloc::write_text(out, facts)
+            }
+        })?;
         return Ok(ExitCode::SUCCESS);
     }
     if !args.memlock_domain.is_empty() && args.format != Format::Prom {
@@ -201,29 +207,29 @@ fn report(args: &ReportArgs) -> anyhow::Result<ExitCode> {
     rename_unknown_gpus(&mut topology);
     if let Some(facts) = &numa {
         let checks = hwloc::cross_check(facts, &topology);
-        topology.notes.extend(checks);
-        topology.notes.sort();
-        topology.notes.dedup();
+        topology.add_notes(checks.into_iter().map(Diagnostic::Input));
     }
     let report = Report::new(topology);
-    let mut text = match args.format {
-        Format::Text => render::text(&report),
-        Format::Matrix => render::matrix(&report),
-        Format::Json => render::json(&report),
-        Format::Prom => {
-            let needs = match &facts {
-                Some(facts) => memlock_needs(&args.memlock_domain, facts, &report.topology)?,
-                None => Vec::new(),
-            };
-            lsnvlink::render::prom::prom(&report, &needs, run_timestamp())
+    let needs = match (&facts, args.format) {
+        (Some(facts), Format::Prom) => {
+            memlock_needs(&args.memlock_domain, facts, &report.topology)?
         }
-        Format::Dot => lsnvlink::render::dot::dot(&report),
+        _ => Vec::new(),
     };
-    if let (Some(facts), Format::Text) = (&numa, args.format) {
-        text.push('\n');
-        text.push_str(&hwloc::text(facts));
-    }
-    write_output(args.output.as_deref(), text.as_bytes())?;
+    write_output(args.output.as_deref(), |out| {
+        match args.format {
+            Format::Text => render::write_text(out, &report)?,
+            Format::Matrix => render::write_matrix(out, &report)?,
+            Format::Json => render::write_json(out, &report)?,
+            Format::Prom => prom::write_prom(out, &report, &needs, run_timestamp())?,
+            Format::Dot => dot::write_dot(out, &report)?,
+        }
+        if let (Some(facts), Format::Text) = (&numa, args.format) {
+            out.write_all(b"\n")?;
+            hwloc::write_text(out, facts)?;
+        }
+        Ok(())
+    })?;
     Ok(if report.has_errors() {
         ExitCode::from(1)
     } else {
@@ -231,13 +237,17 @@ fn report(args: &ReportArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
-/// Writes `bytes` to standard output, or atomically to `path`: a temporary file created in the
-/// same directory (so the rename stays within one file system), synced, then renamed over
-/// `path`. On any error the temporary file is removed and `path` is left as it was.
+/// Runs `write` on standard output ([`super::with_stdout`]), or on a file that replaces
+/// `path` atomically: a temporary file created in the same directory (so the rename stays
+/// within one file system), written through a buffer, synced, then renamed over `path`. On any
+/// error, the renderer's included, the temporary file is removed and `path` is left as it was.
 /// `-` names standard output, as `-o -` does for other tools.
-pub fn write_output(path: Option<&Path>, bytes: &[u8]) -> anyhow::Result<()> {
+pub fn write_output<F>(path: Option<&Path>, write: F) -> anyhow::Result<()>
+where
+    F: FnOnce(&mut super::Out<'_>) -> std::io::Result<()>,
+{
     let Some(path) = path.filter(|p| p.as_os_str() != "-") else {
-        return super::write_stdout(bytes).context("cannot write to standard output");
+        return super::with_stdout(write).context("cannot write to standard output");
     };
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
@@ -252,7 +262,11 @@ pub fn write_output(path: Option<&Path>, bytes: &[u8]) -> anyhow::Result<()> {
         .suffix(".tmp")
         .tempfile_in(dir)
         .with_context(|| format!("cannot create a temporary file in {}", dir.display()))?;
-    tmp.write_all(bytes)
+    let written = {
+        let mut buffered = super::Out::new(tmp.as_file_mut());
+        write(&mut buffered).and_then(|()| buffered.flush())
+    };
+    written
         .and_then(|()| tmp.as_file().sync_all())
         .with_context(|| format!("writing {}", tmp.path().display()))?;
     // Textfile collectors and facts readers run as other users: 0644 like a plain file.

@@ -4,8 +4,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use lsnvlink::render::pci::{self as render, Ids};
 use lsnvlink_test_support::synth::{self, Dev, Synth};
+use pci::render::{self, Ids};
 use pci::{Fields, Names, Pci, PciIds, Tree};
 
 use crate::common::lsnvlink;

@@ -7,8 +7,8 @@
 //! `xtask/src/testdata/` is compared with (`docs/powernv-vs-model.md`).
 
 use fsroot::Root;
-use lsnvlink::render::pci::{self as render, Ids};
 use lsnvlink::render::report;
+use pci::render::{self, Ids};
 use pci::{Fields, Names, Pci, Tree};
 
 use crate::common::{self, capture, lsnvlink, report as read, stdout};

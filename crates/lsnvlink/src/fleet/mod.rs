@@ -1,5 +1,6 @@
 //! Many hosts at once: each capture archive or copied root is read, joined and audited in
-//! parallel (rayon, with the `parallel` feature), reduced to a [`Host`] line, and compared with the majority of the fleet.
+//! parallel (rayon, with the `parallel` feature), reduced to a [`Host`] line, and compared with the majority of the fleet;
+//! [`render`] writes it as text or JSON lines.
 //!
 //! A host "differs from the majority" when its [`Shape`] (model, GPU and link counts, wiring,
 //! the set of finding codes) is not the most common shape. There is a majority only when one
@@ -17,7 +18,7 @@
 //! # Ok(()) }
 //! ```
 
-mod render;
+pub mod render;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -26,8 +27,6 @@ use std::path::{Path, PathBuf};
 use rayon::prelude::*;
 
 use crate::audit::{Report, Severity};
-
-pub use render::{json_lines, text};
 
 /// File names taken as capture archives when a directory of captures is given.
 pub const ARCHIVE_SUFFIXES: [&str; 7] = [

@@ -1,8 +1,10 @@
-//! The fleet as aligned text (one line per host, then the summary) or JSON lines (one object
-//! per host, `"kind": "host"`, then one `"kind": "summary"` object). JSON keys are a contract
+//! The fleet as aligned text ([`write_text`]: one line per host, then the summary) or JSON
+//! lines ([`write_json_lines`]: one object per host, `"kind": "host"`, then one
+//! `"kind": "summary"` object), written to any [`std::io::Write`]. JSON keys are a contract
 //! ([`JSON_SCHEMA_VERSION`]): keys may be added, never renamed.
 
-use std::fmt::Write as _;
+use std::fmt::{self, Write as _};
+use std::io;
 
 use serde::Serialize;
 
@@ -38,17 +40,17 @@ fn gpus_text(s: &Shape) -> String {
     }
 }
 
-/// One line per host (`HOST MODEL GPUS CPU-LINKS GPU-LINKS FINDINGS SOURCE`, columns padded),
-/// then a summary: how many hosts, the majority, each host that differs and why, unreadable
-/// inputs.
+/// Writes one line per host (`HOST MODEL GPUS CPU-LINKS GPU-LINKS FINDINGS SOURCE`, columns
+/// padded), then a summary: how many hosts, the majority, each host that differs and why,
+/// unreadable inputs.
 ///
 /// Control characters from the host (in names, paths, messages) are shown as escapes
 /// ([`crate::render::escape`]).
-pub fn text(fleet: &Fleet) -> String {
-    crate::render::escape::terminal_safe(text_raw(fleet))
+pub fn write_text<W: io::Write + ?Sized>(out: &mut W, fleet: &Fleet) -> io::Result<()> {
+    crate::render::escape::write_terminal_safe(out, |out| text_raw(out, fleet))
 }
 
-fn text_raw(fleet: &Fleet) -> String {
+fn text_raw<W: fmt::Write + ?Sized>(out: &mut W, fleet: &Fleet) -> fmt::Result {
     let header = [
         "HOST",
         "MODEL",
@@ -84,41 +86,40 @@ fn text_raw(fleet: &Fleet) -> String {
             *w = (*w).max(cell.chars().count());
         }
     }
-    let mut out = String::new();
-    let pad = |out: &mut String, cells: &[&str]| {
+    // Each line is padded in a buffer, then trimmed of the padding after its last cell.
+    let mut line = String::new();
+    let mut pad = |out: &mut W, cells: &[&str]| -> fmt::Result {
+        line.clear();
         for (i, cell) in cells.iter().enumerate() {
             match widths.get(i) {
-                Some(w) => {
-                    let _ = write!(out, "{cell:<w$}  ");
-                }
-                None => out.push_str(cell),
+                Some(w) => write!(line, "{cell:<w$}  ")?,
+                None => line.push_str(cell),
             }
         }
-        let trimmed = out.trim_end().len();
-        out.truncate(trimmed);
-        out.push('\n');
+        out.write_str(line.trim_end())?;
+        out.write_char('\n')
     };
     pad(
-        &mut out,
+        out,
         &[
             header[0], header[1], header[2], header[3], header[4], header[5], "SOURCE",
         ],
-    );
+    )?;
     for row in &rows {
         let cells: Vec<&str> = row.iter().map(String::as_str).collect();
-        pad(&mut out, &cells);
+        pad(out, &cells)?;
     }
-    out.push('\n');
+    out.write_char('\n')?;
     let readable = fleet.hosts.len() - fleet.unreadable().count();
-    let _ = wln!(
+    wln!(
         out,
         "{} host{} ({readable} read), {} with error findings.",
         fleet.hosts.len(),
         if fleet.hosts.len() == 1 { "" } else { "s" },
         fleet.with_errors()
-    );
+    )?;
     if let Some((shape, n)) = &fleet.majority {
-        let _ = wln!(
+        wln!(
             out,
             "Majority ({n} of {readable}): {}, {} GPUs, {} CPU links, {} GPU links, {}.",
             shape.model.as_deref().unwrap_or("no model"),
@@ -138,44 +139,44 @@ fn text_raw(fleet: &Fleet) -> String {
                         .join(", ")
                 )
             }
-        );
+        )?;
     }
     let differing = fleet.differing();
     if fleet.majority.is_none() {
         if readable > 1 {
-            out.push_str(
+            out.write_str(
                 "No majority: no shape (model, GPUs, links, findings) is shared by more hosts \
                  than any other.\n",
-            );
+            )?;
         }
     } else if differing.is_empty() {
-        out.push_str("Every readable host matches the majority.\n");
+        out.write_str("Every readable host matches the majority.\n")?;
     } else {
-        let _ = wln!(out, "Differ from the majority ({}):", differing.len());
+        wln!(out, "Differ from the majority ({}):", differing.len())?;
         for (h, d) in &differing {
-            let _ = wln!(
+            wln!(
                 out,
                 "  {} ({}): {}",
                 h.name(),
                 h.source.display(),
                 d.join("; ")
-            );
+            )?;
         }
     }
     let unreadable: Vec<&Host> = fleet.unreadable().collect();
     if !unreadable.is_empty() {
-        let _ = wln!(out, "Unreadable ({}):", unreadable.len());
+        wln!(out, "Unreadable ({}):", unreadable.len())?;
         for h in unreadable {
             let source = h.source.display().to_string();
             let e = h.error.as_deref().unwrap_or("");
             if e.contains(&source) {
-                let _ = wln!(out, "  {e}");
+                wln!(out, "  {e}")?;
             } else {
-                let _ = wln!(out, "  {source}: {e}");
+                wln!(out, "  {source}: {e}")?;
             }
         }
     }
-    out
+    Ok(())
 }
 
 #[derive(Serialize)]
@@ -225,11 +226,10 @@ struct SummaryJ<'a> {
     differing: Vec<String>,
 }
 
-/// One JSON object per line: every host (`"kind": "host"`), then the summary
+/// Writes one JSON object per line: every host (`"kind": "host"`), then the summary
 /// (`"kind": "summary"`).
-pub fn json_lines(fleet: &Fleet) -> String {
+pub fn write_json_lines<W: io::Write + ?Sized>(out: &mut W, fleet: &Fleet) -> io::Result<()> {
     let differing = fleet.differing();
-    let mut out = String::new();
     for h in &fleet.hosts {
         let diff = differing
             .iter()
@@ -260,10 +260,8 @@ pub fn json_lines(fleet: &Fleet) -> String {
             differences: diff,
             error: h.error.as_deref(),
         };
-        if let Ok(line) = serde_json::to_string(&j) {
-            out.push_str(&line);
-            out.push('\n');
-        }
+        serde_json::to_writer(&mut *out, &j)?;
+        out.write_all(b"\n")?;
     }
     let summary = SummaryJ {
         kind: "summary",
@@ -286,9 +284,6 @@ pub fn json_lines(fleet: &Fleet) -> String {
             .map(|(h, _)| h.source.display().to_string())
             .collect(),
     };
-    if let Ok(line) = serde_json::to_string(&summary) {
-        out.push_str(&line);
-        out.push('\n');
-    }
-    out
+    serde_json::to_writer(&mut *out, &summary)?;
+    out.write_all(b"\n")
 }

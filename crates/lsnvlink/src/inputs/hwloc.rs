@@ -6,8 +6,11 @@
 //!
 //! On an AC922 the GPU memory nodes are the CPU-less nodes 250–255 (skiboot `hw/npu2.c`
 //! `npu2_create_memory_dn` numbers them from 255 down); [`cross_check`] compares what hwloc saw
-//! with a topology read from a capture or a sosreport of the same host.
+//! with a topology read from a capture or a sosreport of the same host. [`write_text`] and
+//! [`write_json`] write the facts.
 
+use std::fmt;
+use std::io;
 use std::path::Path;
 
 use serde::Serialize;
@@ -176,17 +179,22 @@ pub fn read_root(root: &fsroot::Root) -> Result<NumaFacts, InputError> {
     Ok(facts)
 }
 
-/// The facts as text: one line per NUMA node, then the NVIDIA driver's GPU memory nodes.
+/// Writes the facts as text: one line per NUMA node, then the NVIDIA driver's GPU memory
+/// nodes.
 ///
 /// Control characters from the host (in names, paths, messages) are shown as escapes
 /// ([`crate::render::escape`]).
-pub fn text(f: &NumaFacts) -> String {
-    crate::render::escape::terminal_safe(text_raw(f))
+pub fn write_text<W: io::Write + ?Sized>(out: &mut W, f: &NumaFacts) -> io::Result<()> {
+    crate::render::escape::write_terminal_safe(out, |out| text_raw(out, f))
 }
 
-fn text_raw(f: &NumaFacts) -> String {
-    let mut out = String::new();
-    let _ = wln!(
+/// [`write_text`] as a `String`.
+pub fn text(f: &NumaFacts) -> String {
+    ::pci::render::to_string(|out| write_text(out, f))
+}
+
+fn text_raw<W: fmt::Write + ?Sized>(out: &mut W, f: &NumaFacts) -> fmt::Result {
+    wln!(
         out,
         "NUMA (hwloc capture{}): {} node{}",
         f.platform
@@ -195,7 +203,7 @@ fn text_raw(f: &NumaFacts) -> String {
             .unwrap_or_default(),
         f.nodes.len(),
         if f.nodes.len() == 1 { "" } else { "s" }
-    );
+    )?;
     for n in &f.nodes {
         let mem = n
             .mem_total_kib
@@ -216,10 +224,10 @@ fn text_raw(f: &NumaFacts) -> String {
         } else {
             format!(", GPU memory of {}", gpu.join(", "))
         };
-        let _ = wln!(out, "  node {:>3}: {cpus}, {mem}{gpu}", n.id);
+        wln!(out, "  node {:>3}: {cpus}, {mem}{gpu}", n.id)?;
     }
     for g in &f.nvidia_gpus {
-        let _ = wln!(
+        wln!(
             out,
             "  GPU {}: node {}, {}{}",
             g.address,
@@ -228,26 +236,33 @@ fn text_raw(f: &NumaFacts) -> String {
             g.base
                 .map(|b| format!(", memory at {b:#x}"))
                 .unwrap_or_default()
-        );
+        )?;
     }
-    out
+    Ok(())
 }
 
-/// The facts as pretty JSON (`schema_version` 1; keys are a contract).
-pub fn json(f: &NumaFacts) -> String {
+/// Writes the facts as pretty JSON (`schema_version` 1; keys are a contract), ending in a
+/// newline.
+pub fn write_json<W: io::Write + ?Sized>(out: &mut W, f: &NumaFacts) -> io::Result<()> {
     #[derive(Serialize)]
     struct Doc<'a> {
         schema_version: u32,
         #[serde(flatten)]
         facts: &'a NumaFacts,
     }
-    let mut s = serde_json::to_string_pretty(&Doc {
-        schema_version: 1,
-        facts: f,
-    })
-    .unwrap_or_default();
-    s.push('\n');
-    s
+    serde_json::to_writer_pretty(
+        &mut *out,
+        &Doc {
+            schema_version: 1,
+            facts: f,
+        },
+    )?;
+    out.write_all(b"\n")
+}
+
+/// [`write_json`] as a `String`.
+pub fn json(f: &NumaFacts) -> String {
+    ::pci::render::to_string(|out| write_json(out, f))
 }
 
 /// Notes comparing the hwloc capture with a topology of the same host: each NVLink2 GPU's

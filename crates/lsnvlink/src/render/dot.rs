@@ -11,13 +11,15 @@
 //! # std::fs::create_dir_all(dir.path().join("sys/bus/pci/devices"))?;
 //! let root = fsroot::Root::open(dir.path())?;
 //! let r = lsnvlink::audit::Report::read(&root, &pci::Names::builtin())?;
-//! let text = lsnvlink::render::dot::dot(&r);
-//! assert!(text.starts_with("graph lsnvlink {"));
+//! let mut text = Vec::new();
+//! lsnvlink::render::dot::write_dot(&mut text, &r)?;
+//! assert!(text.starts_with(b"graph lsnvlink {"));
 //! # Ok(()) }
 //! ```
 
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
+use std::io;
 
 use pci::PciAddress;
 
@@ -91,24 +93,23 @@ fn gpu_chip(t: &Topology, g: &Gpu) -> Option<u32> {
     })
 }
 
-/// The topology of `report` as an undirected Graphviz graph.
-pub fn dot(report: &Report) -> String {
+/// Writes the topology of `report` as an undirected Graphviz graph.
+pub fn write_dot<W: io::Write + ?Sized>(out: &mut W, report: &Report) -> io::Result<()> {
     let t = &report.topology;
-    let mut out = String::new();
-    out.push_str("graph lsnvlink {\n");
+    out.write_all(b"graph lsnvlink {\n")?;
     let title = match (&t.platform.model, &t.platform.hostname) {
         (Some(m), Some(h)) => format!("{h} ({m})"),
         (Some(m), None) => m.clone(),
         (None, Some(h)) => h.clone(),
         (None, None) => "host".to_owned(),
     };
-    let _ = writeln!(
+    writeln!(
         out,
         "  graph [label={}, labelloc=t, fontname=\"Helvetica\", rankdir=TB, newrank=true];",
         quote(&format!("{title}: NVLink2 topology"))
-    );
-    out.push_str("  node [fontname=\"Helvetica\", fontsize=10, style=filled];\n");
-    out.push_str("  edge [fontname=\"Helvetica\", fontsize=9];\n");
+    )?;
+    out.write_all(b"  node [fontname=\"Helvetica\", fontsize=10, style=filled];\n")?;
+    out.write_all(b"  edge [fontname=\"Helvetica\", fontsize=9];\n")?;
 
     let gpus: Vec<&Gpu> = t.nvlink2_gpus().collect();
     let errors: BTreeSet<PciAddress> = report
@@ -125,29 +126,29 @@ pub fn dot(report: &Report) -> String {
 
     for chip in &chips {
         let cname = chip.map_or_else(|| "unknown".to_owned(), |c| c.to_string());
-        let _ = writeln!(out, "  subgraph cluster_chip_{cname} {{");
-        let _ = writeln!(
+        writeln!(out, "  subgraph cluster_chip_{cname} {{")?;
+        writeln!(
             out,
             "    label={}; style=rounded; color=gray60;",
             quote(&format!("chip {cname}"))
-        );
-        let _ = writeln!(
+        )?;
+        writeln!(
             out,
             "    cpu_{cname} [label={}, shape=box3d, fillcolor=lightsteelblue];",
             quote(&format!("POWER9\nchip {cname}"))
-        );
+        )?;
         for n in t.npus.iter().filter(|n| n.chip_id == *chip) {
             let atsd = match n.atsd.len() {
                 0 => "no ATSD".to_owned(),
                 k => format!("{k} ATSD"),
             };
-            let _ = writeln!(
+            writeln!(
                 out,
                 "    npu_{:04x} [label={}, shape=component, fillcolor=lightgoldenrod];",
                 n.domain,
                 quote(&format!("NPU {:04x}\n{atsd}", n.domain))
-            );
-            let _ = writeln!(out, "    cpu_{cname} -- npu_{:04x};", n.domain);
+            )?;
+            writeln!(out, "    cpu_{cname} -- npu_{:04x};", n.domain)?;
         }
         for b in t.bridges.iter().filter(|b| b.chip_id == *chip) {
             let fill = if errors.contains(&b.address) {
@@ -173,12 +174,12 @@ pub fn dot(report: &Report) -> String {
                     ", style=dashed, color=gray50".to_owned(),
                 )
             };
-            let _ = writeln!(
+            writeln!(
                 out,
                 "    {} [label={}, shape=cds, fillcolor={fill}{style}];",
                 id("br", b.address),
                 quote(&label)
-            );
+            )?;
         }
         for g in gpus.iter().filter(|g| gpu_chip(t, g) == *chip) {
             let fill = if errors.contains(&g.address) {
@@ -191,18 +192,18 @@ pub fn dot(report: &Report) -> String {
                 let _ = write!(label, "\nslot {slot}");
             }
             let _ = write!(label, "\n{}", g.name);
-            let _ = writeln!(
+            writeln!(
                 out,
                 "    {} [label={}, shape=box, fillcolor={fill}];",
                 id("gpu", g.address),
                 quote(&label)
-            );
+            )?;
             match &g.memory {
                 Some(Ok(m)) => {
                     let node = m
                         .numa_node
                         .map_or_else(|| "NUMA ?".to_owned(), |n| format!("NUMA node {n}"));
-                    let _ = writeln!(
+                    writeln!(
                         out,
                         "    {} [label={}, shape=cylinder, fillcolor=lavender];",
                         id("mem", g.address),
@@ -211,27 +212,27 @@ pub fn dot(report: &Report) -> String {
                             m.base,
                             super::report::memory_size_text(m)
                         ))
-                    );
-                    let _ = writeln!(
+                    )?;
+                    writeln!(
                         out,
                         "    {} -- {} [style=dashed];",
                         id("gpu", g.address),
                         id("mem", g.address)
-                    );
+                    )?;
                 }
                 Some(Err(_)) => {
-                    let _ = writeln!(
+                    writeln!(
                         out,
                         "    {} [label=\"GPU memory\\nmissing\", shape=cylinder, \
                          fillcolor=salmon];",
                         id("mem", g.address)
-                    );
-                    let _ = writeln!(
+                    )?;
+                    writeln!(
                         out,
                         "    {} -- {} [style=dotted, color=red];",
                         id("gpu", g.address),
                         id("mem", g.address)
-                    );
+                    )?;
                 }
                 None => {}
             }
@@ -241,11 +242,11 @@ pub fn dot(report: &Report) -> String {
         for g in gpus.iter().filter(|g| gpu_chip(t, g) == *chip) {
             for (node, e) in absent_bridges(t, g) {
                 let what = e.dt_path.as_deref().unwrap_or("(no node)");
-                let _ = writeln!(
+                writeln!(
                     out,
                     "    {node} [label={}, shape=cds, style=dashed, color=red, fillcolor=white];",
                     quote(&format!("absent bridge\n{what}"))
-                );
+                )?;
                 absent.push(node);
             }
         }
@@ -264,17 +265,17 @@ pub fn dot(report: &Report) -> String {
             .collect();
         for row in [bridges, chip_gpus] {
             if !row.is_empty() {
-                let _ = writeln!(out, "    {{ rank=same; {}; }}", row.join("; "));
+                writeln!(out, "    {{ rank=same; {}; }}", row.join("; "))?;
             }
         }
-        out.push_str("  }\n");
+        out.write_all(b"  }\n")?;
     }
 
     // Bridge edges: NPU -- bridge -- GPU, the link index and speed on the GPU side.
     for b in &t.bridges {
         let npu = t.npus.iter().find(|n| n.domain == b.address.domain());
         if let Some(n) = npu {
-            let _ = writeln!(out, "  npu_{:04x} -- {};", n.domain, id("br", b.address));
+            writeln!(out, "  npu_{:04x} -- {};", n.domain, id("br", b.address))?;
         }
         if let Some(g) = b.gpu {
             let mut attrs = Vec::new();
@@ -295,13 +296,13 @@ pub fn dot(report: &Report) -> String {
                     attrs.push("color=gray50".to_owned());
                 }
             }
-            let _ = writeln!(
+            writeln!(
                 out,
                 "  {} -- {} [{}];",
                 id("br", b.address),
                 id("gpu", g),
                 attrs.join(", ")
-            );
+            )?;
         }
     }
     // Entries of `ibm,npu` naming no known bridge.
@@ -314,24 +315,24 @@ pub fn dot(report: &Report) -> String {
                     .find(|n| p.starts_with(&format!("{}/", n.dt_path)))
             });
             if let Some(n) = npu {
-                let _ = writeln!(
+                writeln!(
                     out,
                     "  npu_{:04x} -- {node} [style=dashed, color=red];",
                     n.domain
-                );
+                )?;
             }
-            let _ = writeln!(
+            writeln!(
                 out,
                 "  {node} -- {} [style=dashed, color=red, label=\"absent\"];",
                 id("gpu", g.address)
-            );
+            )?;
         }
     }
     // GPU -- GPU links, each pair once.
     for g in &gpus {
         for l in g.gpu_links.iter().filter(|l| l.peer > g.address) {
             let style = if l.inferred { ", style=dashed" } else { "" };
-            let _ = writeln!(
+            writeln!(
                 out,
                 "  {} -- {} [label={}, penwidth={}, color=steelblue{style}];",
                 id("gpu", g.address),
@@ -342,11 +343,15 @@ pub fn dot(report: &Report) -> String {
                     if l.inferred { " (inferred)" } else { "" }
                 )),
                 l.count.clamp(1, 6)
-            );
+            )?;
         }
     }
-    out.push_str("}\n");
-    out
+    out.write_all(b"}\n")
+}
+
+/// [`write_dot`] as a `String`.
+pub fn dot(report: &Report) -> String {
+    ::pci::render::to_string(|out| write_dot(out, report))
 }
 
 #[cfg(test)]

@@ -29,13 +29,15 @@
 //!
 //! let root = fsroot::Root::open(dir.path())?;
 //! let r = Report::read(&root, &pci::Names::builtin())?;
-//! let text = lsnvlink::render::prom::prom(&r, &[], 1_700_000_000);
+//! let mut out = Vec::new();
+//! lsnvlink::render::prom::write_prom(&mut out, &r, &[], 1_700_000_000)?;
+//! let text = String::from_utf8(out)?;
 //! assert!(text.contains("lsnvlink_nvlink2 0\n"));
 //! assert!(text.contains("lsnvlink_last_run_timestamp_seconds 1700000000\n"));
 //! # Ok(()) }
 //! ```
 
-use std::fmt::Write as _;
+use std::io;
 
 use crate::audit::{Code, Report, Severity};
 use crate::topology::Topology;
@@ -69,17 +71,20 @@ fn escape(value: &str) -> String {
 
 /// Writes metrics in order; each metric's HELP/TYPE header comes once, before its first
 /// sample, and a metric without samples is left out entirely (strict parsers refuse a lone
-/// header).
-struct Writer {
-    out: String,
+/// header). The first write error is kept ([`Writer::finish`]) and nothing is written after
+/// it.
+struct Writer<W> {
+    out: W,
     pending: Option<String>,
+    error: Option<io::Error>,
 }
 
-impl Writer {
-    fn new() -> Writer {
+impl<W: io::Write> Writer<W> {
+    fn new(out: W) -> Writer<W> {
         Writer {
-            out: String::new(),
+            out,
             pending: None,
+            error: None,
         }
     }
 
@@ -88,21 +93,35 @@ impl Writer {
     }
 
     fn sample(&mut self, name: &str, labels: &[(&str, String)], value: u64) {
-        if let Some(header) = self.pending.take() {
-            self.out.push_str(&header);
+        if self.error.is_some() {
+            return;
         }
-        self.out.push_str(name);
+        if let Err(e) = self.try_sample(name, labels, value) {
+            self.error = Some(e);
+        }
+    }
+
+    fn try_sample(&mut self, name: &str, labels: &[(&str, String)], value: u64) -> io::Result<()> {
+        if let Some(header) = self.pending.take() {
+            self.out.write_all(header.as_bytes())?;
+        }
+        self.out.write_all(name.as_bytes())?;
         if !labels.is_empty() {
-            self.out.push('{');
+            self.out.write_all(b"{")?;
             for (i, (k, v)) in labels.iter().enumerate() {
                 if i > 0 {
-                    self.out.push(',');
+                    self.out.write_all(b",")?;
                 }
-                let _ = write!(self.out, "{k}=\"{}\"", escape(v));
+                write!(self.out, "{k}=\"{}\"", escape(v))?;
             }
-            self.out.push('}');
+            self.out.write_all(b"}")?;
         }
-        let _ = writeln!(self.out, " {value}");
+        writeln!(self.out, " {value}")
+    }
+
+    /// The first error writing, if any.
+    fn finish(self) -> io::Result<()> {
+        self.error.map_or(Ok(()), Err)
     }
 }
 
@@ -141,7 +160,7 @@ fn gpu_labels(t: &Topology, address: pci::PciAddress) -> [(&'static str, String)
 }
 
 /// The two metrics that say how the last run went, first in every output.
-fn last_run(w: &mut Writer, success: bool, timestamp_seconds: u64) {
+fn last_run<W: io::Write>(w: &mut Writer<W>, success: bool, timestamp_seconds: u64) {
     w.metric(
         "lsnvlink_last_run_success",
         "1 when the last run read the host and wrote these metrics, 0 when it could not read \
@@ -159,20 +178,33 @@ fn last_run(w: &mut Writer, success: bool, timestamp_seconds: u64) {
     );
 }
 
-/// What a run that could not read the host writes: `lsnvlink_last_run_success 0` and the
-/// run's timestamp, so that an alert fires instead of old findings staying in place.
-pub fn failed_run(timestamp_seconds: u64) -> String {
-    let mut w = Writer::new();
+/// Writes what a run that could not read the host writes: `lsnvlink_last_run_success 0` and
+/// the run's timestamp, so that an alert fires instead of old findings staying in place.
+pub fn write_failed_run<W: io::Write + ?Sized>(
+    out: &mut W,
+    timestamp_seconds: u64,
+) -> io::Result<()> {
+    let mut w = Writer::new(out);
     last_run(&mut w, false, timestamp_seconds);
-    w.out
+    w.finish()
 }
 
-/// The report as Prometheus text, from a run that ended at `timestamp_seconds` (seconds since
-/// the Unix epoch). `memlock` adds one `lsnvlink_memlock_need_bytes` sample per guest (sorted
-/// by guest name); an empty slice leaves that metric out.
-pub fn prom(report: &Report, memlock: &[MemlockNeed], timestamp_seconds: u64) -> String {
+/// [`write_failed_run`] as a `String`.
+pub fn failed_run(timestamp_seconds: u64) -> String {
+    ::pci::render::to_string(|out| write_failed_run(out, timestamp_seconds))
+}
+
+/// Writes the report as Prometheus text, from a run that ended at `timestamp_seconds` (seconds
+/// since the Unix epoch). `memlock` adds one `lsnvlink_memlock_need_bytes` sample per guest
+/// (sorted by guest name); an empty slice leaves that metric out.
+pub fn write_prom<W: io::Write + ?Sized>(
+    out: &mut W,
+    report: &Report,
+    memlock: &[MemlockNeed],
+    timestamp_seconds: u64,
+) -> io::Result<()> {
     let t = &report.topology;
-    let mut w = Writer::new();
+    let mut w = Writer::new(out);
     let p = &t.platform;
     last_run(&mut w, true, timestamp_seconds);
 
@@ -393,7 +425,12 @@ pub fn prom(report: &Report, memlock: &[MemlockNeed], timestamp_seconds: u64) ->
             }
         }
     }
-    w.out
+    w.finish()
+}
+
+/// [`write_prom`] as a `String`.
+pub fn prom(report: &Report, memlock: &[MemlockNeed], timestamp_seconds: u64) -> String {
+    ::pci::render::to_string(|out| write_prom(out, report, memlock, timestamp_seconds))
 }
 
 #[cfg(test)]
@@ -409,13 +446,13 @@ mod tests {
 
     #[test]
     fn a_sample_without_labels_has_no_braces() {
-        let mut w = Writer::new();
+        let mut w = Writer::new(Vec::new());
         w.metric("none", "never written");
         w.metric("m", "help");
         w.sample("m", &[], 3);
         w.sample("m", &[("a", "x\"".to_owned()), ("b", String::new())], 0);
         assert_eq!(
-            w.out,
+            String::from_utf8(w.out).unwrap(),
             "# HELP m help\n# TYPE m gauge\nm 3\nm{a=\"x\\\"\",b=\"\"} 0\n"
         );
     }

@@ -1,5 +1,7 @@
-//! The main report of a host: its NVLink2 topology and audit findings, as text, as an
-//! nvidia-smi-style matrix, or as JSON ([`SCHEMA_VERSION`]).
+//! The main report of a host: its NVLink2 topology and audit findings, as text
+//! ([`write_text`]), as an nvidia-smi-style matrix ([`write_matrix`]), or as JSON
+//! ([`write_json`], schema [`SCHEMA_VERSION`]). Each writes to any [`std::io::Write`] as it
+//! goes; [`text`], [`matrix`] and [`json()`] give the same as a `String`.
 //!
 //! ```
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -10,7 +12,9 @@
 //!
 //! let root = fsroot::Root::open(dir.path())?;
 //! let r = Report::read(&root, &pci::Names::builtin())?;
-//! assert!(report::text(&r).starts_with("No NVLink2 hardware"));
+//! let mut out = Vec::new();
+//! report::write_text(&mut out, &r)?;
+//! assert!(out.starts_with(b"No NVLink2 hardware"));
 //! assert!(report::json(&r).contains("\"schema_version\": 2"));
 //! # Ok(()) }
 //! ```
@@ -21,9 +25,9 @@ mod text;
 
 use crate::topology::Topology;
 
-pub use json::{SCHEMA_VERSION, json};
-pub use matrix::matrix;
-pub use text::text;
+pub use json::{SCHEMA_VERSION, json, write_json};
+pub use matrix::{matrix, write_matrix};
+pub use text::{text, write_text};
 
 /// The one sentence a host without NVLink2 hardware gets.
 pub fn no_nvlink2_sentence(t: &Topology) -> String {

@@ -10,8 +10,8 @@ use pci::{Device, Names, Pci, PciAddress};
 use super::host::{Firmware, KernelNvlink2, KernelVersion};
 use super::nv2;
 use super::{
-    Bridge, CpuLink, DEVICE_NPU2_BRIDGE, Gpu, GpuLink, GpuMemory, IommuGrouping, Npu, NpuEntry,
-    Nvlink2Kernel, Platform, Topology, VENDOR_IBM, VENDOR_NVIDIA, Wiring,
+    Bridge, CpuLink, DEVICE_NPU2_BRIDGE, Diagnostic, Gpu, GpuLink, GpuMemory, IommuGrouping, Npu,
+    NpuEntry, Nvlink2Kernel, Platform, Topology, VENDOR_IBM, VENDOR_NVIDIA, Wiring,
 };
 use crate::facts::{HostFacts, NvlinkStates};
 
@@ -80,11 +80,8 @@ fn is_bridge_node(node: Node<'_, '_>) -> bool {
 
 pub(super) fn from_facts(facts: &HostFacts, names: &Names) -> Topology {
     let pci = &facts.pci;
-    let mut notes = BTreeSet::new();
-    for note in &pci.notes {
-        notes.insert(format!("PCI: {note}"));
-    }
-    notes.extend(facts.notes.iter().cloned());
+    let mut notes: Vec<Diagnostic> = pci.notes.iter().cloned().map(Diagnostic::PciWalk).collect();
+    notes.extend(facts.notes.iter().cloned().map(Diagnostic::Input));
     let tree = facts.device_tree.as_ref();
     let kernel = facts.kernel_release.clone();
     let mut platform = Platform {
@@ -96,10 +93,7 @@ pub(super) fn from_facts(facts: &HostFacts, names: &Names) -> Topology {
         ..Platform::default()
     };
     if let (Some(k), None) = (&platform.kernel, platform.kernel_version) {
-        notes.insert(format!(
-            "kernel release {k:?} does not start with a version number: the rules that depend \
-             on the kernel version (NVLink2 support, ATSD fallback) are not applied"
-        ));
+        notes.push(Diagnostic::KernelVersionUnparsed { release: k.clone() });
     }
     let numa_status = &facts.numa_status;
     let mut topology = match tree {
@@ -128,8 +122,7 @@ pub(super) fn from_facts(facts: &HostFacts, names: &Names) -> Topology {
                 .filter(|d| is_bridge_ids(d))
                 .map(|d| {
                     let mut b = plain_bridge(facts, d);
-                    b.problems
-                        .push("no device tree: nothing joins it to a GPU".to_owned());
+                    b.problems.push(Diagnostic::NoDeviceTree);
                     b
                 })
                 .collect(),
@@ -146,12 +139,13 @@ pub(super) fn from_facts(facts: &HostFacts, names: &Names) -> Topology {
         link_states(&mut topology, states, &mut notes);
     }
     topology.notes.extend(notes);
+    super::diagnostic::sort_by_text(&mut topology.notes);
     topology
 }
 
 /// Gives each GPU the NVLink states `nvidia-smi` reported for it, matched by `nvidia-smi`'s
 /// GPU numbering.
-fn link_states(topology: &mut Topology, states: &NvlinkStates, notes: &mut BTreeSet<String>) {
+fn link_states(topology: &mut Topology, states: &NvlinkStates, notes: &mut Vec<Diagnostic>) {
     let order: Vec<PciAddress> = if states.order.is_empty() {
         topology
             .gpus
@@ -170,10 +164,7 @@ fn link_states(topology: &mut Topology, states: &NvlinkStates, notes: &mut BTree
         match gpu {
             Some(g) => g.link_states.clone_from(links),
             None => {
-                notes.insert(format!(
-                    "sosreport: nvidia-smi GPU {index} matches no GPU of the device tree; its \
-                     link states are left out"
-                ));
+                notes.push(Diagnostic::LinkStatesUnmatched { gpu: *index });
             }
         }
     }
@@ -285,7 +276,12 @@ fn plain_gpu(d: &Device, names: &Names) -> Gpu {
         vfio: Vec::new(),
         numa_status: None,
         link_states: Vec::new(),
-        problems: d.errors.iter().map(ToString::to_string).collect(),
+        problems: d
+            .errors
+            .iter()
+            .cloned()
+            .map(Diagnostic::PciAttribute)
+            .collect(),
     }
 }
 
@@ -318,7 +314,12 @@ fn plain_bridge(facts: &HostFacts, d: &Device) -> Bridge {
         libvirt: facts.libvirt_nv2(d.address),
         driver: d.driver.clone(),
         iommu_group: d.iommu_group,
-        problems: d.errors.iter().map(ToString::to_string).collect(),
+        problems: d
+            .errors
+            .iter()
+            .cloned()
+            .map(Diagnostic::PciAttribute)
+            .collect(),
         ..bare_bridge(d.address, true)
     }
 }
@@ -328,7 +329,7 @@ struct Joiner<'r, 't, 'a> {
     pci: &'r Pci,
     tree: &'t Tree<'a>,
     names: &'r Names,
-    notes: &'r mut BTreeSet<String>,
+    notes: &'r mut Vec<Diagnostic>,
     /// Device-tree node → the PCI function whose `of_node` it is.
     by_node: HashMap<NodeId, PciAddress>,
     /// PCI function → its device-tree node.
@@ -344,7 +345,7 @@ impl<'r, 't, 'a> Joiner<'r, 't, 'a> {
         facts: &'r HostFacts,
         tree: &'t Tree<'a>,
         names: &'r Names,
-        notes: &'r mut BTreeSet<String>,
+        notes: &'r mut Vec<Diagnostic>,
     ) -> Self {
         let pci = &facts.pci;
         let mut by_node = HashMap::new();
@@ -358,10 +359,10 @@ impl<'r, 't, 'a> Joiner<'r, 't, 'a> {
                 }
                 None => {
                     if is_gpu(d) || is_bridge_ids(d) {
-                        notes.insert(format!(
-                            "{}: of_node {path} is not in the device tree",
-                            d.address
-                        ));
+                        notes.push(Diagnostic::OfNodeNotInTree {
+                            address: d.address,
+                            of_node: path.clone(),
+                        });
                     }
                 }
             }
@@ -425,19 +426,15 @@ impl<'r, 't, 'a> Joiner<'r, 't, 'a> {
                 continue;
             }
             let Some(address) = dt_pci_address(node) else {
-                self.notes.insert(format!(
-                    "NVLink bridge node {} has no PCI address (no ibm,opal-phbid above it, or \
-                     no reg): left out",
-                    node.path()
-                ));
+                self.notes
+                    .push(Diagnostic::BridgeNodeWithoutAddress { node: node.path() });
                 continue;
             };
             if on_bus.contains(&address) {
-                self.notes.insert(format!(
-                    "NVLink bridge node {} gives address {address}, which another PCI function \
-                     holds: left out",
-                    node.path()
-                ));
+                self.notes.push(Diagnostic::BridgeAddressTaken {
+                    node: node.path(),
+                    address,
+                });
                 continue;
             }
             self.bridge_at.insert(node.id(), address);
@@ -463,8 +460,7 @@ impl<'r, 't, 'a> Joiner<'r, 't, 'a> {
         let mut b = plain_bridge(self.facts, d);
         let Some(node) = self.node_of.get(&d.address).copied() else {
             if d.of_node.is_none() {
-                b.problems
-                    .push("no of_node link: nothing joins it to a GPU".to_owned());
+                b.problems.push(Diagnostic::NoOfNode);
             }
             return b;
         };
@@ -489,15 +485,13 @@ impl<'r, 't, 'a> Joiner<'r, 't, 'a> {
             Ok(gpu) => {
                 b.gpu = self.address_of(gpu);
                 if b.gpu.is_none() {
-                    b.problems.push(format!(
-                        "its GPU {} (ibm,gpu) is not on the PCI bus",
-                        gpu.path()
-                    ));
+                    b.problems
+                        .push(Diagnostic::GpuNotOnBus { node: gpu.path() });
                 }
             }
             // No `ibm,gpu`: an empty GPU slot (the audit says so), not a problem.
             Err(e) if e.is_missing() => {}
-            Err(e) => b.problems.push(e.to_string()),
+            Err(e) => b.problems.push(Diagnostic::Property(e)),
         }
         match node.nvlink_links() {
             Ok(links) => match links.first() {
@@ -508,9 +502,9 @@ impl<'r, 't, 'a> Joiner<'r, 't, 'a> {
                 }
                 None => b
                     .problems
-                    .push(format!("{}: property \"ibm,nvlink\": empty", node.path())),
+                    .push(Diagnostic::EmptyNvlink { node: node.path() }),
             },
-            Err(e) => b.problems.push(e.to_string()),
+            Err(e) => b.problems.push(Diagnostic::Property(e)),
         }
         if b.chip_id.is_none() {
             b.chip_id = chip_of(node);
@@ -539,21 +533,21 @@ impl<'r, 't, 'a> Joiner<'r, 't, 'a> {
         match node.phandles_prop(devtree::power9::names::IBM_NPU) {
             Ok(phandles) => {
                 if phandles.len() > MAX_NPU_ENTRIES {
-                    g.problems.push(format!(
-                        "{}: property \"ibm,npu\" lists {} phandles; only the first \
-                         {MAX_NPU_ENTRIES} are read",
-                        node.path(),
-                        phandles.len()
-                    ));
+                    g.problems.push(Diagnostic::NpuTruncated {
+                        node: node.path(),
+                        listed: phandles.len(),
+                        read: MAX_NPU_ENTRIES,
+                    });
                 }
                 let mut entries = Vec::with_capacity(phandles.len().min(MAX_NPU_ENTRIES));
                 for ph in phandles.into_iter().take(MAX_NPU_ENTRIES) {
                     let target = self.tree.by_phandle(ph);
                     if target.is_none() {
-                        g.problems.push(format!(
-                            "{}: property \"ibm,npu\": phandle {ph} does not name any node",
-                            node.path()
-                        ));
+                        g.problems.push(Diagnostic::DanglingPhandle {
+                            node: node.path(),
+                            property: devtree::power9::names::IBM_NPU,
+                            phandle: ph,
+                        });
                     }
                     if let Some(t) = target {
                         bridge_nodes.push(t);
@@ -567,7 +561,7 @@ impl<'r, 't, 'a> Joiner<'r, 't, 'a> {
             }
             Err(e) if e.is_missing() => {}
             Err(e) => {
-                g.problems.push(e.to_string());
+                g.problems.push(Diagnostic::Property(e));
                 g.npu = Some(Vec::new());
             }
         }
@@ -686,10 +680,11 @@ impl<'r, 't, 'a> Joiner<'r, 't, 'a> {
                                 skipped += 1;
                                 continue;
                             }
-                            g.problems.push(format!(
-                                "{}: property \"ibm,nvlink-peers\": phandle {ph} does not name any node",
-                                node.path()
-                            ));
+                            g.problems.push(Diagnostic::DanglingPhandle {
+                                node: node.path(),
+                                property: IBM_NVLINK_PEERS,
+                                phandle: ph,
+                            });
                             continue;
                         };
                         // Entries naming an NVLink bridge are the GPU's CPU links.
@@ -702,10 +697,9 @@ impl<'r, 't, 'a> Joiner<'r, 't, 'a> {
                             }
                             Some(_) => {}
                             None if empty_slots => skipped += 1,
-                            None => g.problems.push(format!(
-                                "peer GPU {} (ibm,nvlink-peers) is not on the PCI bus",
-                                peer.path()
-                            )),
+                            None => g
+                                .problems
+                                .push(Diagnostic::PeerNotOnBus { node: peer.path() }),
                         }
                     }
                     g.gpu_links = counts
@@ -722,25 +716,21 @@ impl<'r, 't, 'a> Joiner<'r, 't, 'a> {
                         inferred_for.push(g.address);
                     }
                 }
-                Err(e) => g.problems.push(e.to_string()),
+                Err(e) => g.problems.push(Diagnostic::Property(e)),
             }
         }
         if skipped > 0 {
-            self.notes.insert(format!(
-                "{skipped} ibm,nvlink-peers entr{} name no GPU on the bus: with empty GPU \
-                 slots firmware leaves them pointing nowhere; skipped",
-                if skipped == 1 { "y" } else { "ies" }
-            ));
+            self.notes
+                .push(Diagnostic::NvlinkPeersSkipped { entries: skipped });
         }
         if inferred_for.is_empty() {
             return;
         }
         let per_pair = wiring.and_then(Wiring::links_per_gpu_pair);
         let Some(count) = per_pair else {
-            self.notes.insert(format!(
-                "GPU-to-GPU links unknown: firmware has no ibm,nvlink-peers and the wiring is {}",
-                wiring.map_or("not described (no NVLink link nodes)", Wiring::label)
-            ));
+            self.notes.push(Diagnostic::GpuLinksUnknown {
+                wiring: wiring.map(Wiring::label),
+            });
             return;
         };
         let sockets: Vec<(PciAddress, Option<u32>, bool)> = gpus
@@ -752,8 +742,7 @@ impl<'r, 't, 'a> Joiner<'r, 't, 'a> {
                 continue;
             }
             let Some(chip) = g.chip_id else {
-                g.problems
-                    .push("GPU-to-GPU links not inferred: the GPU's chip is unknown".to_owned());
+                g.problems.push(Diagnostic::ChipUnknown);
                 continue;
             };
             g.gpu_links = sockets

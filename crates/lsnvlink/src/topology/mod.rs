@@ -16,7 +16,8 @@
 //! ```
 //!
 //! Nothing here fails on a partly broken host: what cannot be joined is said in the model
-//! (`None`, a problem string, a [`Topology::notes`] entry) and the audit
+//! (`None`, a [`Diagnostic`] among a GPU's or bridge's problems or the [`Topology::notes`])
+//! and the audit
 //! ([`crate::audit`]) turns it into findings. Only an unreadable PCI bus is an error.
 //!
 //! ```
@@ -30,6 +31,7 @@
 //! # Ok(()) }
 //! ```
 
+mod diagnostic;
 pub mod host;
 mod join;
 pub mod nv2;
@@ -40,6 +42,7 @@ use std::collections::BTreeMap;
 use devtree::power9::NvlinkSpeed;
 use pci::PciAddress;
 
+pub use diagnostic::Diagnostic;
 pub use host::{Firmware, KernelNvlink2, KernelVersion, NumaStatus, SkibootVersion};
 pub use wiring::Wiring;
 
@@ -79,8 +82,9 @@ pub struct Topology {
     /// The Witherspoon wiring told from the highest `ibm,npu-group-id`, if there are link
     /// nodes.
     pub wiring: Option<Wiring>,
-    /// What could not be read or joined, in words (sorted, deduplicated).
-    pub notes: Vec<String>,
+    /// What could not be read or joined ([`Severity::Info`](crate::audit::Severity::Info)
+    /// diagnostics), sorted by their text, each once ([`Topology::add_notes`]).
+    pub notes: Vec<Diagnostic>,
 }
 
 /// What the host is, from the device tree and `/proc`.
@@ -219,7 +223,7 @@ pub struct Gpu {
     /// empty when unknown: sysfs and the device tree cannot show them.
     pub link_states: Vec<crate::inputs::nvidia_smi::LinkState>,
     /// What could not be read about this GPU.
-    pub problems: Vec<String>,
+    pub problems: Vec<Diagnostic>,
 }
 
 impl Gpu {
@@ -333,7 +337,7 @@ pub struct Bridge {
     /// IOMMU group.
     pub iommu_group: Option<u32>,
     /// What could not be read about this bridge.
-    pub problems: Vec<String>,
+    pub problems: Vec<Diagnostic>,
 }
 
 /// One NPU PHB (`/pciex@6030200000000`): the NVLink side of one socket.
@@ -353,6 +357,13 @@ pub struct Npu {
 }
 
 impl Topology {
+    /// Adds notes (from another input: an hwloc capture's cross-check) and keeps
+    /// [`Topology::notes`] sorted by their text, each once.
+    pub fn add_notes(&mut self, notes: impl IntoIterator<Item = Diagnostic>) {
+        self.notes.extend(notes);
+        diagnostic::sort_by_text(&mut self.notes);
+    }
+
     /// Reads the host under `root` ([`HostFacts::read`]) and joins it; `names` names the
     /// GPUs.
     pub fn read(root: &fsroot::Root, names: &pci::Names) -> Result<Topology, TopologyError> {

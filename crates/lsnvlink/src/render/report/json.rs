@@ -4,11 +4,12 @@
 //! address.
 
 use std::collections::BTreeMap;
+use std::io;
 
 use serde::Serialize;
 
 use crate::audit::Report;
-use crate::topology::{Bridge, Gpu, IommuGrouping, Npu, Nvlink2Kernel, Topology};
+use crate::topology::{Bridge, Diagnostic, Gpu, IommuGrouping, Npu, Nvlink2Kernel, Topology};
 
 use super::no_nvlink2_sentence;
 
@@ -25,7 +26,13 @@ struct Doc<'a> {
     gpus: Vec<GpuJ<'a>>,
     bridges: Vec<BridgeJ<'a>>,
     findings: Vec<FindingJ<'a>>,
-    notes: &'a [String],
+    #[serde(serialize_with = "texts")]
+    notes: &'a [Diagnostic],
+}
+
+/// Diagnostics as the list of their texts, as schema 2 has them.
+fn texts<S: serde::Serializer>(list: &&[Diagnostic], s: S) -> Result<S::Ok, S::Error> {
+    s.collect_seq(list.iter().map(ToString::to_string))
 }
 
 #[derive(Serialize)]
@@ -123,7 +130,8 @@ struct GpuJ<'a> {
     cpu_links: Vec<CpuLinkJ>,
     gpu_links: Vec<GpuLinkJ>,
     vfio_problems: Vec<String>,
-    problems: &'a [String],
+    #[serde(serialize_with = "texts")]
+    problems: &'a [Diagnostic],
     numa_status: Option<NumaStatusJ<'a>>,
 }
 
@@ -153,7 +161,8 @@ struct BridgeJ<'a> {
     atsd: Option<u64>,
     libvirt_missing: Vec<&'static str>,
     vfio_problems: Vec<String>,
-    problems: &'a [String],
+    #[serde(serialize_with = "texts")]
+    problems: &'a [Diagnostic],
 }
 
 #[derive(Serialize)]
@@ -308,13 +317,13 @@ fn doc(r: &Report) -> Doc<'_> {
     }
 }
 
-/// The JSON report, pretty-printed, ending in a newline.
+/// Writes the JSON report, pretty-printed, ending in a newline.
+pub fn write_json<W: io::Write + ?Sized>(out: &mut W, r: &Report) -> io::Result<()> {
+    serde_json::to_writer_pretty(&mut *out, &doc(r))?;
+    out.write_all(b"\n")
+}
+
+/// [`write_json`] as a `String`.
 pub fn json(r: &Report) -> String {
-    // Serializing plain structs of strings and numbers cannot fail; the fallback keeps the
-    // function total anyway.
-    let mut s = serde_json::to_string_pretty(&doc(r)).unwrap_or_else(|e| {
-        format!("{{\"schema_version\": {SCHEMA_VERSION}, \"error\": \"{e}\"}}")
-    });
-    s.push('\n');
-    s
+    ::pci::render::to_string(|out| write_json(out, r))
 }

@@ -1,11 +1,13 @@
 //! The `nvidia-smi topo -m`-style matrix, built from sysfs and the device tree alone, with
 //! what nvidia-smi leaves out: the GPU ↔ CPU NVLink count and the GPU memory's NUMA node.
 
-use std::fmt::Write as _;
+use std::fmt::{self, Write as _};
+use std::io;
 
 use pci::Parent;
 
 use crate::audit::Report;
+use crate::render::escape;
 use crate::topology::Gpu;
 
 use super::{gpu_label, no_nvlink2_sentence};
@@ -33,21 +35,24 @@ fn cell(a: &Gpu, b: &Gpu) -> String {
     }
 }
 
-/// The matrix: GPUs × GPUs (`X`, `NV#`, `PIX`, `PXB`, `NODE`, `SYS`), then the CPU-link
-/// count, the GPU's NUMA affinity and its memory's NUMA node, then the legend.
+/// Writes the matrix: GPUs × GPUs (`X`, `NV#`, `PIX`, `PXB`, `NODE`, `SYS`), then the
+/// CPU-link count, the GPU's NUMA affinity and its memory's NUMA node, then the legend.
 ///
 /// Control characters from the host (in names, paths, messages) are shown as escapes
 /// ([`crate::render::escape`]).
-pub fn matrix(r: &Report) -> String {
-    crate::render::escape::terminal_safe(matrix_raw(r))
+pub fn write_matrix<W: io::Write + ?Sized>(out: &mut W, r: &Report) -> io::Result<()> {
+    escape::write_terminal_safe(out, |out| matrix_raw(out, r))
 }
 
-fn matrix_raw(r: &Report) -> String {
+/// [`write_matrix`] as a `String`.
+pub fn matrix(r: &Report) -> String {
+    ::pci::render::to_string(|out| write_matrix(out, r))
+}
+
+fn matrix_raw<W: fmt::Write + ?Sized>(out: &mut W, r: &Report) -> fmt::Result {
     let t = &r.topology;
-    let mut out = String::new();
     if !t.has_nvlink2() {
-        let _ = wln!(out, "{}", no_nvlink2_sentence(t));
-        return out;
+        return wln!(out, "{}", no_nvlink2_sentence(t));
     }
     let labels: Vec<String> = t.gpus.iter().map(|g| gpu_label(t, g.address)).collect();
     let width = labels.iter().map(String::len).max().unwrap_or(4).max(4) + 2;
@@ -60,7 +65,7 @@ fn matrix_raw(r: &Report) -> String {
         "{:<11}{:<15}GPU NUMA ID",
         "CPU Links", "NUMA Affinity"
     );
-    let _ = wln!(out, "{}", header.trim_end());
+    wln!(out, "{}", header.trim_end())?;
     for (g, label) in t.gpus.iter().zip(&labels) {
         let mut row = format!("{label:width$}");
         for other in &t.gpus {
@@ -88,38 +93,38 @@ fn matrix_raw(r: &Report) -> String {
             _ => "N/A".to_owned(),
         };
         let _ = write!(row, "{cpu:<11}{numa:<15}{mem}");
-        let _ = wln!(out, "{}", row.trim_end());
+        wln!(out, "{}", row.trim_end())?;
     }
-    out.push('\n');
+    out.write_char('\n')?;
     for (g, label) in t.gpus.iter().zip(&labels) {
-        let _ = wln!(
+        wln!(
             out,
             "{label} = {} {}{}",
             g.address,
             g.slot.as_deref().unwrap_or("-"),
             g.chip_id
                 .map_or_else(String::new, |c| format!(" (chip {c})"))
-        );
+        )?;
     }
     if t.gpus
         .iter()
         .any(|g| g.gpu_links.iter().any(|l| l.inferred))
     {
-        out.push('\n');
-        let _ = wln!(
+        out.write_char('\n')?;
+        wln!(
             out,
             "GPU-to-GPU NV# inferred from the Witherspoon wiring ({}): the firmware has no \
              ibm,nvlink-peers.",
             t.wiring.map_or("unknown", |w| w.label())
-        );
+        )?;
     }
     if !t.kernel_exposes_bridges() {
-        out.push_str(
+        out.write_str(
             "\nCPU Links from the device tree: this kernel does not expose NVLink2 (no bridge \
              functions on the bus).\n",
-        );
+        )?;
     }
-    out.push_str(
+    out.write_str(
         "\nLegend:\n\n  \
          X    = Self\n  \
          SYS  = Connection traversing PCIe as well as the SMP interconnect between NUMA nodes\n  \
@@ -134,21 +139,21 @@ fn matrix_raw(r: &Report) -> String {
          bus).\n\
          NUMA Affinity: the GPU's PCI NUMA node. GPU NUMA ID: the NUMA node of the GPU's \
          memory.\n",
-    );
+    )?;
     let errors = r
         .findings
         .iter()
         .filter(|f| f.severity == crate::audit::Severity::Error)
         .count();
     if !r.findings.is_empty() {
-        out.push('\n');
-        let _ = wln!(
+        out.write_char('\n')?;
+        wln!(
             out,
             "{} finding{} ({errors} error{}): see the text report.",
             r.findings.len(),
             if r.findings.len() == 1 { "" } else { "s" },
             if errors == 1 { "" } else { "s" }
-        );
+        )?;
     }
-    out
+    Ok(())
 }

@@ -1,8 +1,10 @@
 //! The text report.
 
-use std::fmt::Write as _;
+use std::fmt::{self, Write as _};
+use std::io;
 
 use crate::audit::{Report, Severity, gbps};
+use crate::render::escape;
 use crate::topology::{Bridge, Gpu, IommuGrouping, Nvlink2Kernel, Topology};
 
 use super::{gpu_label, memory_size_text, no_nvlink2_sentence};
@@ -100,26 +102,29 @@ fn kernel_line(t: &Topology) -> Option<String> {
     Some(format!("Kernel: {what}{groups}"))
 }
 
-/// The text report: host summary, NPUs, each GPU with its memory and links, unattached
-/// bridges, findings and notes.
+/// Writes the text report: host summary, NPUs, each GPU with its memory and links,
+/// unattached bridges, findings and notes.
 ///
 /// Control characters from the host (in names, paths, messages) are shown as escapes
 /// ([`crate::render::escape`]).
-pub fn text(r: &Report) -> String {
-    crate::render::escape::terminal_safe(text_raw(r))
+pub fn write_text<W: io::Write + ?Sized>(out: &mut W, r: &Report) -> io::Result<()> {
+    escape::write_terminal_safe(out, |out| text_raw(out, r))
 }
 
-fn text_raw(r: &Report) -> String {
+/// [`write_text`] as a `String`.
+pub fn text(r: &Report) -> String {
+    ::pci::render::to_string(|out| write_text(out, r))
+}
+
+fn text_raw<W: fmt::Write + ?Sized>(out: &mut W, r: &Report) -> fmt::Result {
     let t = &r.topology;
-    let mut out = String::new();
     if !t.has_nvlink2() {
-        let _ = wln!(out, "{}", no_nvlink2_sentence(t));
-        findings_and_notes(r, &mut out);
-        return out;
+        wln!(out, "{}", no_nvlink2_sentence(t))?;
+        return findings_and_notes(r, out);
     }
-    let _ = wln!(out, "{}", host_line(t));
+    wln!(out, "{}", host_line(t))?;
     for line in [firmware_line(t), kernel_line(t)].into_iter().flatten() {
-        let _ = wln!(out, "{line}");
+        wln!(out, "{line}")?;
     }
     let nv = t.nvlink2_gpus().count();
     let on_bus = t.bridges_on_bus().count();
@@ -139,9 +144,9 @@ fn text_raw(r: &Report) -> String {
     if let Some(w) = t.wiring {
         let _ = write!(summary, "; wiring {} (highest ibm,npu-group-id)", w.label());
     }
-    let _ = wln!(out, "{summary}");
+    wln!(out, "{summary}")?;
     for n in &t.npus {
-        let _ = wln!(
+        wln!(
             out,
             "NPU {:04x} {}: chip {}, {} links, {} ATSD register{}",
             n.domain,
@@ -150,11 +155,11 @@ fn text_raw(r: &Report) -> String {
             opt(n.links),
             n.atsd.len(),
             plural(n.atsd.len())
-        );
+        )?;
     }
     for g in &t.gpus {
-        out.push('\n');
-        gpu(t, g, &mut out);
+        out.write_char('\n')?;
+        gpu(t, g, out)?;
     }
     let (empty, loose): (Vec<&Bridge>, Vec<&Bridge>) = t
         .bridges
@@ -172,22 +177,21 @@ fn text_raw(r: &Report) -> String {
         if list.is_empty() {
             continue;
         }
-        out.push('\n');
-        let _ = wln!(out, "{title}");
+        out.write_char('\n')?;
+        wln!(out, "{title}")?;
         for b in list {
             let slot = b
                 .slot
                 .as_deref()
                 .map_or_else(String::new, |s| format!("slot {s}  "));
-            let _ = wln!(out, "  {slot}{}", bridge_line(t, b));
+            wln!(out, "  {slot}{}", bridge_line(t, b))?;
             for p in &b.problems {
-                let _ = wln!(out, "    problem: {p}");
+                wln!(out, "    problem: {p}")?;
             }
         }
     }
-    out.push('\n');
-    findings_and_notes(r, &mut out);
-    out
+    out.write_char('\n')?;
+    findings_and_notes(r, out)
 }
 
 fn plural(n: usize) -> &'static str {
@@ -224,19 +228,19 @@ fn bridge_line(t: &Topology, b: &Bridge) -> String {
     )
 }
 
-fn gpu(t: &Topology, g: &Gpu, out: &mut String) {
+fn gpu<W: fmt::Write + ?Sized>(t: &Topology, g: &Gpu, out: &mut W) -> fmt::Result {
     let ids = match (g.vendor_id, g.device_id) {
         (Some(v), Some(d)) => format!(" [{v:04x}:{d:04x}]"),
         _ => String::new(),
     };
-    let _ = wln!(
+    wln!(
         out,
         "{} {} {}{ids}",
         gpu_label(t, g.address),
         g.address,
         g.name
-    );
-    let _ = wln!(
+    )?;
+    wln!(
         out,
         "  slot {}, chip {}, NUMA node {}, driver {}, IOMMU group {}",
         g.slot.as_deref().unwrap_or("?"),
@@ -244,10 +248,10 @@ fn gpu(t: &Topology, g: &Gpu, out: &mut String) {
         opt(g.numa_node),
         g.driver.as_deref().unwrap_or("none"),
         opt(g.iommu_group)
-    );
+    )?;
     match &g.memory {
         Some(Ok(m)) => {
-            let _ = wln!(
+            wln!(
                 out,
                 "  memory: {} at {:#x}, tgt {}, NUMA node {} ({}){}",
                 memory_size_text(m),
@@ -260,13 +264,13 @@ fn gpu(t: &Topology, g: &Gpu, out: &mut String) {
                     .as_ref()
                     .and_then(|s| s.status.as_deref())
                     .map_or_else(String::new, |s| format!(", nvidia numa_status {s}"))
-            );
+            )?;
         }
         Some(Err(why)) => {
-            let _ = wln!(out, "  memory: MISSING: {why}");
+            wln!(out, "  memory: MISSING: {why}")?;
         }
         None => {
-            let _ = wln!(out, "  memory: none (no NVLink bridges)");
+            wln!(out, "  memory: none (no NVLink bridges)")?;
         }
     }
     let listed = g.npu.as_ref().map_or(0, Vec::len).max(g.cpu_links.len());
@@ -281,10 +285,10 @@ fn gpu(t: &Topology, g: &Gpu, out: &mut String) {
     } else {
         on_bus.to_string()
     };
-    let _ = wln!(out, "  CPU links: {links}");
+    wln!(out, "  CPU links: {links}")?;
     for l in &g.cpu_links {
         if let Some(b) = t.bridge(l.bridge) {
-            let _ = wln!(out, "    {}", bridge_line(t, b));
+            wln!(out, "    {}", bridge_line(t, b))?;
         }
     }
     let known = |e: &&crate::topology::NpuEntry| {
@@ -294,18 +298,18 @@ fn gpu(t: &Topology, g: &Gpu, out: &mut String) {
                 .any(|b| b.dt_path.is_some() && b.dt_path == e.dt_path)
     };
     for e in g.npu.iter().flatten().filter(|e| !known(e)) {
-        let _ = wln!(
+        wln!(
             out,
             "    missing: {} (listed in ibm,npu, no NVLink bridge)",
             e.dt_path.as_deref().unwrap_or("a phandle naming no node")
-        );
+        )?;
     }
     if g.gpu_links.is_empty() {
-        let _ = wln!(out, "  GPU links: none");
+        wln!(out, "  GPU links: none")?;
     } else {
-        let _ = wln!(out, "  GPU links:");
+        wln!(out, "  GPU links:")?;
         for l in &g.gpu_links {
-            let _ = wln!(
+            wln!(
                 out,
                 "    {} {}  NV{}{}",
                 gpu_label(t, l.peer),
@@ -316,20 +320,21 @@ fn gpu(t: &Topology, g: &Gpu, out: &mut String) {
                 } else {
                     ""
                 }
-            );
+            )?;
         }
     }
     for p in &g.problems {
-        let _ = wln!(out, "  problem: {p}");
+        wln!(out, "  problem: {p}")?;
     }
+    Ok(())
 }
 
-fn findings_and_notes(r: &Report, out: &mut String) {
+fn findings_and_notes<W: fmt::Write + ?Sized>(r: &Report, out: &mut W) -> fmt::Result {
     let count = |s| r.findings.iter().filter(|f| f.severity == s).count();
     if r.findings.is_empty() {
         // A host without NVLink2 gets its one sentence only.
         if r.topology.has_nvlink2() {
-            let _ = wln!(out, "Findings: none");
+            wln!(out, "Findings: none")?;
         }
     } else {
         let (e, w, i) = (
@@ -337,27 +342,28 @@ fn findings_and_notes(r: &Report, out: &mut String) {
             count(Severity::Warning),
             count(Severity::Info),
         );
-        let _ = wln!(
+        wln!(
             out,
             "Findings: {e} error{}, {w} warning{}, {i} info",
             plural(e),
             plural(w)
-        );
+        )?;
         for f in &r.findings {
-            let _ = wln!(
+            wln!(
                 out,
                 "  {:<7} {} {}: {}",
                 f.severity.as_str(),
                 f.code,
                 f.subject,
                 f.message
-            );
+            )?;
         }
     }
     if !r.topology.notes.is_empty() {
-        let _ = wln!(out, "Notes:");
+        wln!(out, "Notes:")?;
         for n in &r.topology.notes {
-            let _ = wln!(out, "  {n}");
+            wln!(out, "  {n}")?;
         }
     }
+    Ok(())
 }
