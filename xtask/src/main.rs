@@ -227,6 +227,7 @@ fn ci() -> Result<()> {
     // uploaded and built from that package alone, against the others' packages (cargo's
     // workspace publish uses a local registry for them). --allow-dirty: a developer's
     // uncommitted edits are packaged as they are; CI runs on a clean clone.
+    forget_unpacked_packages()?;
     run(cargo().args(["publish", "--workspace", "--dry-run", "--allow-dirty"]))?;
     // The hostile-capture corpus: each case as a whole process, within memory and time.
     hostile::run(&project_root(), &[])?;
@@ -256,6 +257,58 @@ fn ci() -> Result<()> {
     }
     for note in skipped {
         println!("{note}");
+    }
+    Ok(())
+}
+
+/// The packages `cargo publish --workspace --dry-run` builds from their `.crate` files.
+const PUBLISHED: [&str; 6] = [
+    "fsroot",
+    "devtree",
+    "lsnvlink-pci",
+    "lsnvlink-memlock",
+    "lsnvlink",
+    "lsnvlink-cli",
+];
+
+/// Removes the copies of this workspace's packages that an earlier dry run unpacked from its
+/// local registry (`$CARGO_HOME/registry/src/-<hash>/NAME-VERSION`: local registries have
+/// no host name). Cargo reuses an unpacked `NAME-VERSION` as it is, and the version does not
+/// change between commits, so without this a second dry run from the same directory builds
+/// the first run's sources.
+fn forget_unpacked_packages() -> Result<()> {
+    let home = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")));
+    let Some(src) = home.map(|h| h.join("registry/src")) else {
+        return Ok(());
+    };
+    let Ok(registries) = std::fs::read_dir(&src) else {
+        return Ok(()); // nothing unpacked yet
+    };
+    for registry in registries {
+        let registry = registry?.path();
+        let local = registry
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with('-'));
+        if !local {
+            continue;
+        }
+        for entry in std::fs::read_dir(&registry)? {
+            let path = entry?.path();
+            let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
+            let ours = name.as_deref().is_some_and(|n| {
+                PUBLISHED.iter().any(|p| {
+                    n.strip_prefix(p)
+                        .and_then(|rest| rest.strip_prefix('-'))
+                        .is_some_and(|v| v.starts_with(|c: char| c.is_ascii_digit()))
+                })
+            });
+            if ours {
+                std::fs::remove_dir_all(&path)
+                    .with_context(|| format!("removing {}", path.display()))?;
+            }
+        }
     }
     Ok(())
 }
