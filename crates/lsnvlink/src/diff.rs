@@ -21,8 +21,6 @@
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
-
 use crate::audit::Report;
 use crate::topology::Topology;
 
@@ -32,7 +30,8 @@ pub mod render;
 pub const SCHEMA_VERSION: u32 = 1;
 
 /// One difference.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+#[cfg_attr(feature = "json", derive(serde::Serialize))]
 #[non_exhaustive]
 pub struct Change {
     /// `platform`, `firmware`, `numa`, `npu`, `gpu`, `bridge` or `finding`.
@@ -209,7 +208,8 @@ pub fn diff(a: &Report, b: &Report) -> Vec<Change> {
 }
 
 /// One side of a comparison, as the output names it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
+#[cfg_attr(feature = "json", derive(serde::Serialize))]
 pub struct Side<'a> {
     /// Where it was read from.
     pub source: &'a str,

@@ -1,7 +1,5 @@
 //! `lsnvlink-capture.json`: what a capture holds and what could not be read.
 
-use serde::{Deserialize, Serialize};
-
 /// The manifest's file name, at the top of every capture archive.
 pub const MANIFEST_NAME: &str = "lsnvlink-capture.json";
 
@@ -9,7 +7,8 @@ pub const MANIFEST_NAME: &str = "lsnvlink-capture.json";
 pub const SCHEMA_VERSION: u32 = 1;
 
 /// A file or directory the capture could not read, and why.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "json", derive(serde::Serialize, serde::Deserialize))]
 pub struct Unreadable {
     /// Absolute path inside the captured root (`/sys/...`).
     pub path: String,
@@ -19,7 +18,8 @@ pub struct Unreadable {
 
 /// The manifest stored in a capture as [`MANIFEST_NAME`]. Keys are stable; new keys may be
 /// added without changing [`SCHEMA_VERSION`].
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "json", derive(serde::Serialize, serde::Deserialize))]
 pub struct Manifest {
     /// [`SCHEMA_VERSION`].
     pub schema_version: u32,
@@ -44,7 +44,8 @@ pub struct Manifest {
 }
 
 /// Entry counts of a capture.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "json", derive(serde::Serialize, serde::Deserialize))]
 pub struct EntryCounts {
     /// Directories.
     pub dirs: usize,
@@ -73,6 +74,7 @@ impl Manifest {
     }
 
     /// The manifest as pretty JSON, ending in a newline.
+    #[cfg(feature = "json")]
     pub fn to_json(&self) -> Result<Vec<u8>, serde_json::Error> {
         let mut json = serde_json::to_vec_pretty(self)?;
         json.push(b'\n');
@@ -80,6 +82,7 @@ impl Manifest {
     }
 
     /// Reads a manifest from JSON.
+    #[cfg(feature = "json")]
     pub fn from_json(bytes: &[u8]) -> Result<Manifest, serde_json::Error> {
         serde_json::from_slice(bytes)
     }
@@ -126,6 +129,7 @@ mod tests {
         assert_eq!(rfc3339_utc(4_102_444_799), "2099-12-31T23:59:59Z");
     }
 
+    #[cfg(feature = "json")]
     #[test]
     fn manifest_round_trips_through_json() {
         let mut m = Manifest::fixed("t");

@@ -64,7 +64,7 @@ pub const REPLAY_MAX_ENTRIES: u64 = 50_000;
 
 /// The bounds within which `lsnvlink` replays a capture (`--capture`, `lsnvlink fleet`,
 /// `memlock`, `pci`, `dt`): [`REPLAY_MAX_TOTAL_BYTES`], [`MAX_FILE_BYTES`] per file (the
-/// largest file [`collect`] writes), [`REPLAY_MAX_ENTRIES`] (directories an entry's path
+/// largest file `collect` writes), [`REPLAY_MAX_ENTRIES`] (directories an entry's path
 /// creates included), and the cost bounds of [`crate::limits`]. They are tighter than
 /// [`fsroot::Limits::default`] so that a hostile archive (a gzip bomb that stays under
 /// fsroot's 256 MiB) cannot make one run hold more than about 50 MB (`cargo xtask
@@ -138,5 +138,6 @@ pub enum CaptureError {
     Write(#[from] std::io::Error),
     /// The manifest could not be encoded.
     #[error("cannot encode the capture manifest: {0}")]
+    #[cfg(feature = "json")]
     Manifest(#[from] serde_json::Error),
 }

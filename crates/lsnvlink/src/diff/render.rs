@@ -1,12 +1,10 @@
-//! The differences of [`super::diff`] as text ([`write_text`]) or JSON ([`write_json`]),
+//! The differences of [`super::diff`] as text ([`write_text`]) or JSON (`write_json`, feature `json`),
 //! written to any [`std::io::Write`].
 
 use std::fmt;
 use std::io;
 
-use serde::Serialize;
-
-use super::{Change, SCHEMA_VERSION, Side};
+use super::{Change, Side};
 
 /// Writes the differences as text: a header, then one line per change (`~` changed, `-` only
 /// in the first, `+` only in the second). Control characters from the hosts are shown as
@@ -54,14 +52,15 @@ fn text_raw<W: fmt::Write + ?Sized>(
 }
 
 /// Writes the differences as JSON (`schema_version`, `a`, `b`, `same`, `changes`),
-/// pretty-printed, ending in a newline.
+/// pretty-printed, ending in a newline (feature `json`).
+#[cfg(feature = "json")]
 pub fn write_json<W: io::Write + ?Sized>(
     out: &mut W,
     a: &Side<'_>,
     b: &Side<'_>,
     changes: &[Change],
 ) -> io::Result<()> {
-    #[derive(Serialize)]
+    #[derive(serde::Serialize)]
     struct Doc<'d> {
         schema_version: u32,
         a: &'d Side<'d>,
@@ -70,7 +69,7 @@ pub fn write_json<W: io::Write + ?Sized>(
         changes: &'d [Change],
     }
     let doc = Doc {
-        schema_version: SCHEMA_VERSION,
+        schema_version: super::SCHEMA_VERSION,
         a,
         b,
         same: changes.is_empty(),

@@ -1,12 +1,10 @@
 //! The fleet as aligned text ([`write_text`]: one line per host, then the summary) or JSON
-//! lines ([`write_json_lines`]: one object per host, `"kind": "host"`, then one
+//! lines (`write_json_lines`, feature `json`: one object per host, `"kind": "host"`, then one
 //! `"kind": "summary"` object), written to any [`std::io::Write`]. JSON keys are a contract
 //! ([`JSON_SCHEMA_VERSION`]): keys may be added, never renamed.
 
 use std::fmt::{self, Write as _};
 use std::io;
-
-use serde::Serialize;
 
 use super::{Fleet, Host, Shape};
 
@@ -179,7 +177,8 @@ fn text_raw<W: fmt::Write + ?Sized>(out: &mut W, fleet: &Fleet) -> fmt::Result {
     Ok(())
 }
 
-#[derive(Serialize)]
+#[cfg(feature = "json")]
+#[derive(serde::Serialize)]
 struct HostJ<'a> {
     kind: &'static str,
     schema_version: u32,
@@ -203,7 +202,8 @@ struct HostJ<'a> {
     error: Option<&'a str>,
 }
 
-#[derive(Serialize)]
+#[cfg(feature = "json")]
+#[derive(serde::Serialize)]
 struct MajorityJ<'a> {
     hosts: usize,
     model: Option<&'a str>,
@@ -215,7 +215,8 @@ struct MajorityJ<'a> {
     findings: Vec<&'a str>,
 }
 
-#[derive(Serialize)]
+#[cfg(feature = "json")]
+#[derive(serde::Serialize)]
 struct SummaryJ<'a> {
     kind: &'static str,
     schema_version: u32,
@@ -227,7 +228,8 @@ struct SummaryJ<'a> {
 }
 
 /// Writes one JSON object per line: every host (`"kind": "host"`), then the summary
-/// (`"kind": "summary"`).
+/// (`"kind": "summary"`). Feature `json`.
+#[cfg(feature = "json")]
 pub fn write_json_lines<W: io::Write + ?Sized>(out: &mut W, fleet: &Fleet) -> io::Result<()> {
     let differing = fleet.differing();
     for h in &fleet.hosts {

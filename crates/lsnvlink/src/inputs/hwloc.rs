@@ -7,19 +7,18 @@
 //! On an AC922 the GPU memory nodes are the CPU-less nodes 250–255 (skiboot `hw/npu2.c`
 //! `npu2_create_memory_dn` numbers them from 255 down); [`cross_check`] compares what hwloc saw
 //! with a topology read from a capture or a sosreport of the same host. [`write_text`] and
-//! [`write_json`] write the facts.
+//! `write_json` (feature `json`) write the facts.
 
 use std::fmt;
 use std::io;
 use std::path::Path;
 
-use serde::Serialize;
-
 use super::{InputError, join, top_directory};
 use crate::topology::Topology;
 
 /// The NUMA facts of one hwloc capture.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "json", derive(serde::Serialize))]
 #[non_exhaustive]
 pub struct NumaFacts {
     /// The `machine` (else `model`) line of `/proc/cpuinfo` (`PowerNV 8335-GTW`).
@@ -31,7 +30,8 @@ pub struct NumaFacts {
 }
 
 /// One NUMA node.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "json", derive(serde::Serialize))]
 #[non_exhaustive]
 pub struct NumaNode {
     /// Its id (`node255` → 255).
@@ -47,7 +47,8 @@ pub struct NumaNode {
 }
 
 /// The NVIDIA driver's `numa_status` of one GPU.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "json", derive(serde::Serialize))]
 #[non_exhaustive]
 pub struct NvidiaNuma {
     /// The GPU's PCI address, as the directory is named.
@@ -242,9 +243,10 @@ fn text_raw<W: fmt::Write + ?Sized>(out: &mut W, f: &NumaFacts) -> fmt::Result {
 }
 
 /// Writes the facts as pretty JSON (`schema_version` 1; keys are a contract), ending in a
-/// newline.
+/// newline. Feature `json`.
+#[cfg(feature = "json")]
 pub fn write_json<W: io::Write + ?Sized>(out: &mut W, f: &NumaFacts) -> io::Result<()> {
-    #[derive(Serialize)]
+    #[derive(serde::Serialize)]
     struct Doc<'a> {
         schema_version: u32,
         #[serde(flatten)]
@@ -261,6 +263,7 @@ pub fn write_json<W: io::Write + ?Sized>(out: &mut W, f: &NumaFacts) -> io::Resu
 }
 
 /// [`write_json`] as a `String`.
+#[cfg(feature = "json")]
 pub fn json(f: &NumaFacts) -> String {
     ::pci::render::to_string(|out| write_json(out, f))
 }

@@ -1,7 +1,7 @@
 //! The main report of a host: its NVLink2 topology and audit findings, as text
 //! ([`write_text`]), as an nvidia-smi-style matrix ([`write_matrix`]), or as JSON
-//! ([`write_json`], schema [`SCHEMA_VERSION`]). Each writes to any [`std::io::Write`] as it
-//! goes; [`text`], [`matrix`] and [`json()`] give the same as a `String`.
+//! (`write_json`, schema `SCHEMA_VERSION`; feature `json`). Each writes to any [`std::io::Write`] as it
+//! goes; [`text`], [`matrix`] and `json()` give the same as a `String`.
 //!
 //! ```
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -19,12 +19,14 @@
 //! # Ok(()) }
 //! ```
 
+#[cfg(feature = "json")]
 mod json;
 mod matrix;
 mod text;
 
 use crate::topology::Topology;
 
+#[cfg(feature = "json")]
 pub use json::{SCHEMA_VERSION, json, write_json};
 pub use matrix::{matrix, write_matrix};
 pub use text::{text, write_text};
