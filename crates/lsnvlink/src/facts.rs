@@ -6,7 +6,8 @@
 //! NUMA node, the NVIDIA driver's `numa_status` per GPU, which PCI domains the kernel probed,
 //! and libvirt's NV2-bridge test for each function with a device-tree node. Readers fill it:
 //! [`HostFacts::read`] from a [`fsroot::Root`] (the live system, a copied root, a capture
-//! archive), [`crate::inputs::sosreport`] from a sosreport's device tree and `lspci` output.
+//! archive), [`crate::inputs::sosreport`] from a sosreport's device tree and `lspci` output,
+//! [`crate::inputs::hwloc::NumaFacts::host_facts`] from an hwloc tarball's NUMA nodes.
 //! [`crate::topology::Topology::from_facts`] joins it; nothing downstream reads files.
 //!
 //! ```

@@ -14,7 +14,8 @@ use std::io;
 use std::path::Path;
 
 use super::{InputError, join, top_directory};
-use crate::topology::Topology;
+use crate::facts::HostFacts;
+use crate::topology::{NumaStatus, Topology};
 
 /// The NUMA facts of one hwloc capture.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -61,6 +62,41 @@ pub struct NvidiaNuma {
     pub base: Option<u64>,
     /// `Size:` (hex in the file).
     pub size: Option<u64>,
+}
+
+impl NumaFacts {
+    /// What these facts tell of the host as [`HostFacts`]: the memory of each NUMA node whose
+    /// `meminfo` was read and the NVIDIA driver's `numa_status` per GPU. An hwloc capture has
+    /// no PCI bus and no device tree, so the rest stays unknown (empty) and a note says so.
+    pub fn host_facts(&self) -> HostFacts {
+        let numa_memory = self
+            .nodes
+            .iter()
+            .filter_map(|n| Some((n.id, n.mem_total_kib?.checked_mul(1024)?)))
+            .collect();
+        let numa_status = self
+            .nvidia_gpus
+            .iter()
+            .map(|g| {
+                let status = NumaStatus {
+                    node: g.node,
+                    status: g.status.clone(),
+                    base: g.base,
+                    size: g.size,
+                };
+                (g.address.clone(), status)
+            })
+            .collect();
+        let mut facts = HostFacts::default();
+        facts.numa_memory = Some(numa_memory);
+        facts.numa_status = numa_status;
+        facts.notes.push(
+            "hwloc: NUMA nodes and the NVIDIA driver's numa_status only; no PCI bus, no device \
+             tree"
+                .to_owned(),
+        );
+        facts
+    }
 }
 
 /// How many CPUs a `cpulist` (`0-3,8,10-11`) names; `None` when it does not parse.
@@ -332,6 +368,33 @@ mod tests {
             let _ = field(&text, "Node").and_then(|v| v.parse::<i64>().ok());
             let _ = field(&text, "Address").and_then(hex);
         }
+    }
+
+    #[test]
+    fn the_real_ac922_capture_fills_host_facts() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../testdata/hwloc/nvidiagpunumanodes.tar.bz2");
+        let numa = read(&path).unwrap();
+        let facts = numa.host_facts();
+        let memory = facts.numa_memory.as_ref().unwrap();
+        assert_eq!(
+            memory.len(),
+            numa.nodes
+                .iter()
+                .filter(|n| n.mem_total_kib.is_some())
+                .count()
+        );
+        assert!(memory.len() >= 2, "{memory:?}");
+        assert_eq!(facts.numa_status.len(), numa.nvidia_gpus.len());
+        assert!(!facts.numa_status.is_empty());
+        for g in &numa.nvidia_gpus {
+            let s = &facts.numa_status[&g.address];
+            assert_eq!((s.node, s.size), (g.node, g.size));
+        }
+        assert!(facts.pci.devices.is_empty() && facts.device_tree.is_none());
+        // Joined, it is a host without GPUs on a bus: nothing is invented.
+        let t = Topology::from_facts(&facts, &pci::Names::builtin());
+        assert!(t.gpus.is_empty());
     }
 
     #[test]
