@@ -87,15 +87,16 @@ impl NumaFacts {
                 (g.address.clone(), status)
             })
             .collect();
-        let mut facts = HostFacts::default();
-        facts.numa_memory = Some(numa_memory);
-        facts.numa_status = numa_status;
-        facts.notes.push(
-            "hwloc: NUMA nodes and the NVIDIA driver's numa_status only; no PCI bus, no device \
-             tree"
-                .to_owned(),
-        );
-        facts
+        HostFacts {
+            numa_memory: Some(numa_memory),
+            numa_status,
+            notes: vec![
+                "hwloc: NUMA nodes and the NVIDIA driver's numa_status only; no PCI bus, no \
+                 device tree"
+                    .to_owned(),
+            ],
+            ..HostFacts::default()
+        }
     }
 }
 
