@@ -143,28 +143,39 @@ pub fn run(root: &Path, extra: &[String]) -> Result<u8> {
     }
     let runner = QEMU;
     let started = Instant::now();
+    // nextest runs every test in a process of its own, so two emulated tests can run side by
+    // side on two cores without sharing an emulated process; without nextest, cargo test runs
+    // each binary's tests one at a time.
+    let nextest = super::cargo()
+        .args(["nextest", "--version"])
+        .output()
+        .is_ok_and(|o| o.status.success());
     let mut cmd = super::cargo();
     cross_env(cmd.current_dir(root))
         .env("CARGO_TARGET_POWERPC64LE_UNKNOWN_LINUX_GNU_RUNNER", runner)
         .env("LSNVLINK_TEST_RUNNER", runner)
-        // One test at a time in each test binary: qemu-user can deadlock a child between
+        // One test at a time in each emulated process: qemu-user can deadlock a child between
         // fork and exec when other threads of the emulated process hold its locks (seen here:
         // a test that starts the lsnvlink binary hung for good while others ran beside it).
-        .env("RUST_TEST_THREADS", "1")
-        // Doc tests are compiled for the host by default; the unit and integration tests are
-        // what runs under emulation.
-        .args([
-            "test",
-            "--workspace",
-            "--locked",
-            "--target",
-            TARGET,
-            "--lib",
-            "--bins",
-            "--tests",
-            "--no-fail-fast",
-        ])
-        .args(extra);
+        .env("RUST_TEST_THREADS", "1");
+    // Doc tests are compiled for the host by default; the unit and integration tests are
+    // what runs under emulation.
+    if nextest {
+        cmd.args(["nextest", "run"]);
+    } else {
+        cmd.arg("test");
+    }
+    cmd.args([
+        "--workspace",
+        "--locked",
+        "--target",
+        TARGET,
+        "--lib",
+        "--bins",
+        "--tests",
+        "--no-fail-fast",
+    ])
+    .args(extra);
     eprintln!("$ {cmd:?}");
     let status = cmd
         .status()

@@ -258,7 +258,8 @@ pub(super) fn cases(root: &Path, dir: &Path, secret_file: &Path) -> Result<Vec<C
             &["pci", "--capture", &many, "--format", "vmm"],
             447_000,
         )
-        .large(),
+        .large()
+        .long_output(),
     );
     cases.push(Case::new(
         "many-pci-tree",
