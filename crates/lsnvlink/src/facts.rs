@@ -244,14 +244,10 @@ fn probed_domains(root: &fsroot::Root) -> BTreeSet<u32> {
         .unwrap_or_default()
         .into_iter()
         .filter_map(|name| {
-            let domain = name.strip_prefix("pci")?.strip_suffix(":00")?;
-            if domain.len() < 4 || !domain.bytes().all(|b| b.is_ascii_hexdigit()) {
-                return None;
-            }
-            let domain = u32::from_str_radix(domain, 16).ok()?;
+            let bus = pci::BusAddress::from_root_dir_name(&name).ok()?;
             // The name the join asks for is the canonical `{:04x}` form.
-            let canonical = format!("/sys/devices/pci{domain:04x}:00");
-            root.exists(&canonical).then_some(domain)
+            let canonical = format!("/sys/devices/pci{bus}");
+            (bus.bus == 0 && root.exists(&canonical)).then_some(bus.domain)
         })
         .collect()
 }

@@ -174,6 +174,18 @@ impl Problem {
     }
 }
 
+/// The name a link attribute (`driver`, `iommu_group`) gives: the last component of the
+/// link's text, as sysfs readers take it (never resolved), or why there is none.
+pub fn link_basename(text: &std::path::Path) -> Result<String, Problem> {
+    match text.file_name().and_then(|n| n.to_str()) {
+        Some(name) if name != ".." => Ok(name.to_owned()),
+        _ => Err(Problem::BadLink {
+            target: text.to_string_lossy().into_owned(),
+            reason: "has no usable last component",
+        }),
+    }
+}
+
 /// One attribute of one device that could not be read or parsed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{attribute}: {problem}")]
@@ -269,5 +281,26 @@ impl Device {
 
     pub(crate) fn fail(&mut self, attribute: Attribute, problem: Problem) {
         self.errors.push(AttrError { attribute, problem });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    #[test]
+    fn link_basename_is_the_last_component_never_dot_dot() {
+        let name = link_basename(Path::new("../../../bus/pci/drivers/vfio-pci"));
+        assert_eq!(name, Ok("vfio-pci".to_owned()));
+        for text in ["../..", "/"] {
+            assert_eq!(
+                link_basename(Path::new(text)),
+                Err(Problem::BadLink {
+                    target: text.to_owned(),
+                    reason: "has no usable last component",
+                })
+            );
+        }
     }
 }

@@ -69,7 +69,7 @@ pub mod value;
 
 pub use address::{AddressError, BusAddress, PciAddress};
 pub use config::{BridgeBuses, ConfigHeader};
-pub use device::{AttrError, Attribute, Class, Device, Parent, Problem};
+pub use device::{AttrError, Attribute, Class, Device, Parent, Problem, link_basename};
 pub use names::{Names, PciIds};
 pub use sysfs::{
     ConfigRead, DEVICE_TREE_BASE, DEVICES_DIR, Error, Fields, Note, PCI_BUS_CLASS, Pci, SLOTS_DIR,

@@ -8,7 +8,7 @@ use fsroot::{EntryKind, Root};
 use crate::address::{BusAddress, PciAddress};
 
 use crate::config::{ConfigHeader, HEADER_LEN};
-use crate::device::{AttrError, Attribute, Class, Device, Parent, Problem};
+use crate::device::{AttrError, Attribute, Class, Device, Parent, Problem, link_basename};
 use crate::value::{self, ValueError};
 
 /// Where the bus lists its devices.
@@ -397,19 +397,13 @@ fn read_device_at(
     }
 
     if fields.numa_node {
-        match reader.value(&mut device.errors, Attribute::NumaNode, value::parse_i32) {
-            Some(-1) | None => {}
-            Some(node) => match u32::try_from(node) {
-                Ok(node) => device.numa_node = Some(node),
-                Err(_) => device.fail(
-                    Attribute::NumaNode,
-                    Problem::Malformed(ValueError::Malformed {
-                        text: node.to_string(),
-                        expected: "a node number or -1",
-                    }),
-                ),
-            },
-        }
+        device.numa_node = reader
+            .value(
+                &mut device.errors,
+                Attribute::NumaNode,
+                value::parse_numa_node,
+            )
+            .flatten();
     }
     if fields.iommu_group
         && let Some(name) = reader.link_name(&mut device.errors, Attribute::IommuGroup)
@@ -733,16 +727,10 @@ impl Reader<'_> {
     /// The basename of a link's text; `None` without an error when the link does not exist.
     fn link_name(&self, errors: &mut Vec<AttrError>, attribute: Attribute) -> Option<String> {
         match self.root.read_link(self.path(attribute)) {
-            Ok(text) => match text.file_name().and_then(|n| n.to_str()) {
-                Some(name) if name != ".." => Some(name.to_owned()),
-                _ => {
-                    errors.push(AttrError {
-                        attribute,
-                        problem: Problem::BadLink {
-                            target: text.to_string_lossy().into_owned(),
-                            reason: "has no usable last component",
-                        },
-                    });
+            Ok(text) => match link_basename(&text) {
+                Ok(name) => Some(name),
+                Err(problem) => {
+                    errors.push(AttrError { attribute, problem });
                     None
                 }
             },

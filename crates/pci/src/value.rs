@@ -118,6 +118,20 @@ fn overflow() -> ValueError {
     }
 }
 
+/// Parses `numa_node`: `None` for `-1` (the kernel's "no node"), an error for any other
+/// negative number.
+pub fn parse_numa_node(bytes: &[u8]) -> Result<Option<u32>, ValueError> {
+    match parse_i32(bytes)? {
+        -1 => Ok(None),
+        node => u32::try_from(node)
+            .map(Some)
+            .map_err(|_| ValueError::Malformed {
+                text: node.to_string(),
+                expected: "a node number or -1",
+            }),
+    }
+}
+
 /// Parses a signed decimal attribute (`numa_node`: `-1` means no node).
 pub fn parse_i32(bytes: &[u8]) -> Result<i32, ValueError> {
     let text = trim(bytes);
@@ -204,6 +218,20 @@ mod tests {
             parse_i32(b"99999999999"),
             Err(ValueError::TooLarge { .. })
         ));
+    }
+
+    #[test]
+    fn numa_node_minus_one_is_none_other_negatives_are_errors() {
+        assert_eq!(parse_numa_node(b"-1\n"), Ok(None));
+        assert_eq!(parse_numa_node(b"255\n"), Ok(Some(255)));
+        assert_eq!(
+            parse_numa_node(b"-2\n"),
+            Err(ValueError::Malformed {
+                text: "-2".to_owned(),
+                expected: "a node number or -1",
+            })
+        );
+        assert_eq!(parse_numa_node(b""), Err(ValueError::Empty));
     }
 
     #[test]

@@ -392,19 +392,8 @@ fn function(
     }
     // -1 is what sysfs itself says for "no node": unknown without sysfs or lspci.
     if let Some(node) = listed.and_then(|l| l.numa_node) {
-        match value::parse_i32(format!("{node}\n").as_bytes()) {
-            Ok(-1) => {}
-            Ok(n) => match u32::try_from(n) {
-                Ok(n) => d.numa_node = Some(n),
-                Err(_) => fail(
-                    &mut d.errors,
-                    Attribute::NumaNode,
-                    Problem::Malformed(value::ValueError::Malformed {
-                        text: n.to_string(),
-                        expected: "a node number or -1",
-                    }),
-                ),
-            },
+        match value::parse_numa_node(format!("{node}\n").as_bytes()) {
+            Ok(n) => d.numa_node = n,
             Err(e) => fail(&mut d.errors, Attribute::NumaNode, Problem::Malformed(e)),
         }
     }
@@ -412,19 +401,9 @@ fn function(
     if let Some(driver) = listed.and_then(|l| l.driver.as_deref()) {
         // The basename of the `driver` link's text, as sysfs readers take it.
         let link = format!("../../../bus/pci/drivers/{driver}");
-        match std::path::Path::new(&link)
-            .file_name()
-            .and_then(|n| n.to_str())
-        {
-            Some(name) if name != ".." => d.driver = Some(name.to_owned()),
-            _ => fail(
-                &mut d.errors,
-                Attribute::Driver,
-                Problem::BadLink {
-                    target: link,
-                    reason: "has no usable last component",
-                },
-            ),
+        match pci::link_basename(std::path::Path::new(&link)) {
+            Ok(name) => d.driver = Some(name),
+            Err(problem) => fail(&mut d.errors, Attribute::Driver, problem),
         }
     }
     d.of_node = Some(path);
