@@ -233,11 +233,7 @@ fn ci() -> Result<()> {
     hostile::run(&project_root(), &[])?;
     // The unit and integration tests last, so that their summary closes the output: nextest
     // where the machine has it (one summary line for the whole workspace), else cargo test.
-    let nextest = cargo()
-        .args(["nextest", "--version"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if nextest {
+    if has_nextest() {
         run(cargo().args([
             "nextest",
             "run",
@@ -259,6 +255,14 @@ fn ci() -> Result<()> {
         println!("{note}");
     }
     Ok(())
+}
+
+/// Whether cargo-nextest is installed.
+fn has_nextest() -> bool {
+    cargo()
+        .args(["nextest", "--version"])
+        .output()
+        .is_ok_and(|o| o.status.success())
 }
 
 /// The packages `cargo publish --workspace --dry-run` builds from their `.crate` files.

@@ -146,10 +146,7 @@ pub fn run(root: &Path, extra: &[String]) -> Result<u8> {
     // nextest runs every test in a process of its own, so two emulated tests can run side by
     // side on two cores without sharing an emulated process; without nextest, cargo test runs
     // each binary's tests one at a time.
-    let nextest = super::cargo()
-        .args(["nextest", "--version"])
-        .output()
-        .is_ok_and(|o| o.status.success());
+    let nextest = super::has_nextest();
     let mut cmd = super::cargo();
     cross_env(cmd.current_dir(root))
         .env("CARGO_TARGET_POWERPC64LE_UNKNOWN_LINUX_GNU_RUNNER", runner)

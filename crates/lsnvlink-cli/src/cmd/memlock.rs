@@ -195,25 +195,24 @@ pub fn run(args: &MemlockArgs) -> anyhow::Result<ExitCode> {
         (None, None) => anyhow::bail!("give --memory SIZE or --domain FILE.xml"),
     };
     let root = args.source.open()?;
-    let mut topology_problem = None;
     // The host is read only for a guest with assigned devices; its topology (the guest
     // layout, the kernel's NVLink2 support) only for a ppc64 guest.
-    let facts = if guest.pci_hostdevs.is_empty() {
-        HostFacts::default()
+    let (facts, topology, topology_problem) = if guest.pci_hostdevs.is_empty() {
+        (HostFacts::default(), None, None)
     } else {
         match HostFacts::read(&root) {
-            Ok(facts) => facts,
+            Ok(facts) => {
+                let topology = guest
+                    .is_ppc64()
+                    .then(|| Topology::from_facts(&facts, &Names::builtin()));
+                (facts, topology, None)
+            }
             Err(e) => {
-                if guest.is_ppc64() {
-                    topology_problem = Some(format!("no guest layout: {e}"));
-                }
-                HostFacts::default()
+                let problem = guest.is_ppc64().then(|| format!("no guest layout: {e}"));
+                (HostFacts::default(), None, problem)
             }
         }
     };
-    let topology =
-        (topology_problem.is_none() && !guest.pci_hostdevs.is_empty() && guest.is_ppc64())
-            .then(|| Topology::from_facts(&facts, &Names::builtin()));
     let host = FactsHost::new(&facts, topology.as_ref());
     let mut result = budget(guest, args.libvirt, &host)?;
     result.warnings.extend(topology_problem);
